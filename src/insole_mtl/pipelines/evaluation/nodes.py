@@ -1,0 +1,93 @@
+"""Evaluation nodes: test-set predictions, metrics against a mean predictor, and plots."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from insole_mtl.evaluation.baselines import mean_predictor
+from insole_mtl.evaluation.metrics import evaluate_predictions
+from insole_mtl.evaluation.plots import plot_confusion_matrix, plot_predicted_vs_true, plot_training_curves
+from insole_mtl.training.engine import predict
+
+logger = logging.getLogger(__name__)
+
+
+def predict_test_windows(
+    model: torch.nn.Module, test_inputs: np.ndarray, test_labels: pd.DataFrame, evaluation: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Predict every test window; returns the label table plus ``pred_<task>`` columns (physical units)."""
+    outputs = predict(model, np.asarray(test_inputs), batch_size=int(evaluation["batch_size"]), device="cpu")
+    predictions = test_labels.reset_index(drop=True).copy()
+    for task in getattr(model, "task_names", ("activity", "speed", "weight")):
+        if task in outputs:
+            predictions[f"pred_{task}"] = outputs[task]
+    return predictions
+
+
+def _class_names(tasks: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    return list(tasks["activity"]["classes"])
+
+
+def compute_test_metrics(
+    predictions: pd.DataFrame, train_labels: pd.DataFrame, tasks: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Test metrics (SPEC §7) and the same metrics for a predict-the-training-mean baseline.
+
+    Args:
+        predictions: output of :func:`predict_test_windows`.
+        train_labels: labels of the ORIGINAL training windows (not oversampled), for the mean predictor.
+
+    Returns:
+        A flat dict (``activity_accuracy``, ``speed_mae``, ..., ``speed_mae_baseline``, ...) for
+        ``metrics.json``, and the same values in MLflow's ``{"name": {"value", "step"}}`` form.
+    """
+    class_names = _class_names(tasks)
+    predicted = {task: predictions[f"pred_{task}"].to_numpy() for task in ("activity", "speed", "weight") if f"pred_{task}" in predictions}
+    metrics = evaluate_predictions(predictions, predicted, class_names)
+    baseline = evaluate_predictions(predictions, mean_predictor(train_labels, predictions), class_names)
+    for key, value in baseline.items():
+        if isinstance(value, (int, float)) and not key.startswith("n_"):
+            metrics[f"{key}_baseline"] = value
+    flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    logger.info(
+        "Test: activity acc %.3f (macro-F1 %.3f) | speed MAE %.3f (baseline %.3f) | weight MAE %.2f (baseline %.2f)",
+        flat.get("activity_accuracy", np.nan), flat.get("activity_macro_f1", np.nan),
+        flat.get("speed_mae", np.nan), flat.get("speed_mae_baseline", np.nan),
+        flat.get("weight_mae", np.nan), flat.get("weight_mae_baseline", np.nan),
+    )
+    mlflow_metrics = {f"test.{k}": {"value": float(v), "step": 0} for k, v in flat.items() if np.isfinite(v)}
+    return metrics, mlflow_metrics
+
+
+def plot_test_confusion_matrix(metrics: Mapping[str, Any], tasks: Mapping[str, Mapping[str, Any]]) -> Figure:
+    """Row-normalised confusion matrix of the test windows."""
+    return plot_confusion_matrix(np.asarray(metrics["activity_confusion_matrix"]), _class_names(tasks), normalize=True)
+
+
+def plot_test_speed(predictions: pd.DataFrame, tasks: Mapping[str, Mapping[str, Any]]) -> Figure:
+    """Predicted vs true speed on the test windows that carry a speed label."""
+    return _plot_regression(predictions, "speed", tasks)
+
+
+def plot_test_weight(predictions: pd.DataFrame, tasks: Mapping[str, Mapping[str, Any]]) -> Figure:
+    """Predicted vs true body weight on the test windows that carry a weight label."""
+    return _plot_regression(predictions, "weight", tasks)
+
+
+def _plot_regression(predictions: pd.DataFrame, task: str, tasks: Mapping[str, Mapping[str, Any]]) -> Figure:
+    labelled = predictions[predictions[task].notna()]
+    return plot_predicted_vs_true(
+        labelled[task].to_numpy(), labelled[f"pred_{task}"].to_numpy(), task, tasks[task].get("unit", "")
+    )
+
+
+def plot_learning_curves(history: pd.DataFrame) -> Figure:
+    """Per-epoch train/validation losses and validation metrics."""
+    return plot_training_curves(history)

@@ -1,0 +1,36 @@
+"""Evaluation: trained model + test recurrence plots -> predictions (07), metrics and plots (08, MLflow)."""
+
+from kedro.pipeline import Pipeline, node
+
+from .nodes import (
+    compute_test_metrics,
+    plot_learning_curves,
+    plot_test_confusion_matrix,
+    plot_test_speed,
+    plot_test_weight,
+    predict_test_windows,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                predict_test_windows,
+                ["trained_model", "test.recurrence_plots", "test.window_labels", "params:evaluation"],
+                "test.predictions",
+                name="predict_test_windows",
+            ),
+            node(
+                compute_test_metrics,
+                ["test.predictions", "train.window_labels", "params:tasks"],
+                ["metrics", "mlflow_metrics"],
+                name="compute_test_metrics",
+            ),
+            node(plot_test_confusion_matrix, ["metrics", "params:tasks"], "confusion_matrix_plot", name="plot_confusion_matrix"),
+            node(plot_test_speed, ["test.predictions", "params:tasks"], "speed_predicted_vs_true_plot", name="plot_speed"),
+            node(plot_test_weight, ["test.predictions", "params:tasks"], "weight_predicted_vs_true_plot", name="plot_weight"),
+            node(plot_learning_curves, "training_history", "training_curves_plot", name="plot_training_curves"),
+        ],
+        tags=["evaluation"],
+    )

@@ -1,0 +1,5 @@
+"""The oversampling stage of insole_mtl."""
+
+from . import pipeline
+
+__all__ = ["pipeline"]

@@ -1,0 +1,5 @@
+"""The split stage of insole_mtl."""
+
+from . import pipeline
+
+__all__ = ["pipeline"]
