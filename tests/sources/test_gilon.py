@@ -1,0 +1,200 @@
+"""Tests for the GILON release reader and the fixture writer (tiny hand-built cohorts)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from insole_mtl.schema import PAPER_CHANNELS
+from insole_mtl.signals.validation import validate_raw_cohort
+from insole_mtl.sources.cohort import RawCohort
+from insole_mtl.sources.gilon import gilon_file_name, read_gilon, write_gilon_fixture
+
+CH = list(PAPER_CHANNELS)
+
+
+def _cohort(lengths: dict[tuple[str, int], int], weights: dict[str, float]) -> RawCohort:
+    """Recordings named ``<subject>_EXP<NN>`` at 40 Hz; channel j of sample k = 1000*r + 10*k + j."""
+    parts, index = [], []
+    for r, ((subject, experiment), n) in enumerate(lengths.items()):
+        name = f"{subject}_EXP{experiment:02d}"
+        values = 1000.0 * r + 10.0 * np.arange(n)[:, None] + np.arange(len(CH))[None, :]
+        frame = pd.DataFrame(values.astype("float32"), columns=CH)
+        frame.insert(0, "time_s", np.arange(n) / 40.0)
+        frame.insert(0, "recording", name)
+        parts.append(frame)
+        index.append((name, subject, experiment))
+    return RawCohort(
+        recordings=pd.concat(parts, ignore_index=True),
+        recording_index=pd.DataFrame(index, columns=["recording", "subject", "experiment"]),
+        subjects=pd.DataFrame({"subject": list(weights), "weight_kg": list(weights.values())}),
+    )
+
+
+@pytest.fixture
+def cohort() -> RawCohort:
+    # 200 samples -> 2 windows (starts 0, 40); 160 -> 1; 100 -> none
+    return _cohort({("a", 1): 200, ("a", 9): 160, ("007", 12): 200, ("b", 3): 100}, {"a": 61.5, "007": np.nan, "b": 80.0})
+
+
+@pytest.fixture
+def release(cohort: RawCohort, tmp_path: Path) -> Path:
+    write_gilon_fixture(cohort, {"007"}, tmp_path)
+    return tmp_path
+
+
+def test_fixture_schema(release: Path) -> None:
+    features = pd.read_csv(release / gilon_file_name("train", "feature"))
+    labels = pd.read_csv(release / gilon_file_name("train", "label"), dtype={"ID": str})
+    assert list(features.columns) == ["EXP", "GLOBAL_ID", *CH]
+    assert len(features) == 3 * 160
+    assert features["GLOBAL_ID"].value_counts().to_dict() == {0: 160, 1: 160, 2: 160}
+    assert labels.to_dict("list") == {
+        "ID": ["a", "a", "a"],
+        "GLOBAL_ID": [0, 1, 2],
+        "EXP": ["EXP01", "EXP01", "EXP09"],
+        "Weight": [61.5, 61.5, 61.5],
+        "SPEED": [0.0, 0.0, 7.0],
+        "ACTIVITY": [0, 0, 2],
+    }
+    test_labels = pd.read_csv(release / gilon_file_name("test", "label"), dtype={"ID": str})
+    assert test_labels["ID"].tolist() == ["007", "007"] and test_labels["GLOBAL_ID"].tolist() == [3, 4]
+    assert test_labels["SPEED"].isna().all() and test_labels["Weight"].isna().all()  # EXP12: N.U; unknown weight
+    assert test_labels["ACTIVITY"].tolist() == [3, 3]
+
+
+def test_round_trip(cohort: RawCohort, release: Path) -> None:
+    read, report = read_gilon(release)
+    assert len(report) == 0
+    index = read.recording_index
+    assert index["recording"].tolist() == ["G0", "G1", "G2", "G3", "G4"]
+    assert index["subject"].tolist() == ["a", "a", "a", "007", "007"]
+    assert index["experiment"].tolist() == [1, 1, 9, 12, 12] and index["experiment"].dtype == np.int64
+    assert index["given_split"].tolist() == ["train"] * 3 + ["test"] * 2
+    np.testing.assert_array_equal(index["speed_kmh"], [0.0, 0.0, 7.0, np.nan, np.nan])
+    assert index["activity"].tolist() == [0, 0, 2, 3, 3]
+    assert read.subjects["subject"].tolist() == ["a", "007"]
+    np.testing.assert_array_equal(read.subjects["weight_kg"], [61.5, np.nan])
+    assert read.subjects["given_split"].tolist() == ["train", "test"]
+
+    rec = read.recordings
+    assert rec.groupby("recording", sort=False).size().tolist() == [160] * 5
+    np.testing.assert_allclose(rec["time_s"][:3], [0.0, 0.025, 0.05])
+    assert rec["time_s"].iloc[159] == pytest.approx(3.975)
+    # window G1 = samples 40..199 of a_EXP01; G4 = samples 40..199 of 007_EXP12
+    src = cohort.recordings
+    for window, name in (("G1", "a_EXP01"), ("G4", "007_EXP12")):
+        expected = src.loc[src["recording"] == name, CH].to_numpy()[40:200]
+        np.testing.assert_array_equal(rec.loc[rec["recording"] == window, CH].to_numpy(), expected)
+    assert rec[CH[0]].dtype == np.float32
+    validate_raw_cohort(rec, index, read.subjects, CH)
+
+
+def _rewrite(path: Path, edit) -> None:  # noqa: ANN001 - a frame -> frame callable
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    edit(frame).to_csv(path, index=False)
+
+
+def test_integer_exp_names_and_extra_columns(release: Path) -> None:
+    def to_ints(frame: pd.DataFrame) -> pd.DataFrame:
+        frame["EXP"] = frame["EXP"].str[3:].astype(int)
+        return frame
+
+    label = release / gilon_file_name("train", "label")
+    _rewrite(release / gilon_file_name("train", "feature"), to_ints)
+    _rewrite(label, lambda f: to_ints(f).assign(Site="UNIST", ACTIVITY=["stand still", "Stand Still", "Treadmill Run"]))
+    cohort, report = read_gilon(release)
+    assert cohort.recording_index["experiment"].tolist() == [1, 1, 9, 12, 12]
+    assert cohort.recording_index["activity"].tolist() == [0, 0, 2, 3, 3]
+    assert report[["stage", "item"]].values.tolist() == [["columns", f"{label.name}:Site"]]
+
+
+def test_missing_file(release: Path) -> None:
+    (release / gilon_file_name("test", "label")).unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape("file test_label_chunk40_window160_72users.csv not found")):
+        read_gilon(release)
+
+
+def test_missing_column(release: Path) -> None:
+    _rewrite(release / gilon_file_name("train", "label"), lambda f: f.drop(columns=["SPEED"]))
+    with pytest.raises(ValueError, match=re.escape("train_label_chunk40_window160_72users.csv: missing column(s) ['SPEED']")):
+        read_gilon(release)
+
+
+def test_window_with_wrong_row_count(release: Path) -> None:
+    _rewrite(release / gilon_file_name("train", "feature"), lambda f: f.drop(index=[5]))
+    with pytest.raises(ValueError, match=re.escape("GLOBAL_ID 0 has 159 rows, expected 160")):
+        read_gilon(release)
+
+
+def test_non_consecutive_rows(release: Path) -> None:
+    _rewrite(release / gilon_file_name("train", "feature"), lambda f: f.iloc[np.r_[0:100, 160:320, 100:160, 320:480]])
+    with pytest.raises(ValueError, match=re.escape("rows of a GLOBAL_ID are not consecutive (line 102)")):
+        read_gilon(release)
+
+
+def test_global_id_mismatch(release: Path) -> None:
+    def renumber(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[frame["GLOBAL_ID"] == "2", "GLOBAL_ID"] = "9"
+        return frame
+
+    _rewrite(release / gilon_file_name("train", "label"), renumber)
+    with pytest.raises(ValueError, match=re.escape("1 window(s) without label (e.g. ['2']), 1 label(s) without window (e.g. ['9'])")):
+        read_gilon(release)
+
+
+def test_exp_mismatch(release: Path) -> None:
+    _rewrite(release / gilon_file_name("train", "label"), lambda f: f.assign(EXP=["EXP01", "EXP02", "EXP09"]))
+    with pytest.raises(ValueError, match=re.escape("EXP mismatch for GLOBAL_ID 1: train_feature_chunk40_window160_72users.csv says 1, train_label_chunk40_window160_72users.csv says 2")):
+        read_gilon(release)
+
+
+def test_subject_leak(release: Path) -> None:
+    _rewrite(release / gilon_file_name("test", "label"), lambda f: f.assign(ID="a"))
+    with pytest.raises(ValueError, match=re.escape("subject(s) ['a'] appear in both the train and the test files (subject leak)")):
+        read_gilon(release)
+
+
+def test_bad_values(release: Path) -> None:
+    label = release / gilon_file_name("train", "label")
+    original = label.read_text()
+    _rewrite(label, lambda f: f.assign(ACTIVITY=["0", "9", "2"]))
+    with pytest.raises(ValueError, match=re.escape("line 3, column 'ACTIVITY': expected a Table I class id 0-6 or name, got '9'")):
+        read_gilon(release)
+    label.write_text(original)
+    _rewrite(label, lambda f: f.assign(EXP=["EXP01", "run", "EXP09"]))
+    with pytest.raises(ValueError, match=re.escape("line 3, column 'EXP': expected EXPnn or an integer, got 'run'")):
+        read_gilon(release)
+    label.write_text(original)
+    _rewrite(label, lambda f: f.assign(Weight=["61.5", "61.5", "62"]))
+    with pytest.raises(ValueError, match=re.escape("subject 'a' has several Weight values [61.5, 62.0]")):
+        read_gilon(release)
+    label.write_text(original)
+    feature = release / gilon_file_name("train", "feature")
+    _rewrite(feature, lambda f: f.assign(fsr3_L=["x"] + list(f["fsr3_L"][1:])))
+    with pytest.raises(ValueError, match=re.escape("line 2, column 'fsr3_L': expected a number, got 'x'")):
+        read_gilon(release)
+
+
+def test_writer_errors(cohort: RawCohort, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=re.escape("test subject(s) ['zz'] not in cohort.subjects")):
+        write_gilon_fixture(cohort, {"zz"}, tmp_path)
+    fast = RawCohort(cohort.recordings.assign(time_s=cohort.recordings["time_s"] / 2.5), cohort.recording_index, cohort.subjects)
+    with pytest.raises(ValueError, match=re.escape("recording 'a_EXP01' is sampled at 100 Hz, expected 40 Hz")):
+        write_gilon_fixture(fast, set(), tmp_path)
+    odd = RawCohort(cohort.recordings, cohort.recording_index.assign(experiment=17), cohort.subjects)
+    with pytest.raises(ValueError, match=re.escape("experiment(s) [17] are not in Table I (1-16)")):
+        write_gilon_fixture(odd, set(), tmp_path)
+
+
+def test_deterministic(cohort: RawCohort, tmp_path: Path) -> None:
+    write_gilon_fixture(cohort, {"007"}, tmp_path / "one")
+    write_gilon_fixture(cohort, {"007"}, tmp_path / "two")
+    for split in ("train", "test"):
+        for kind in ("feature", "label"):
+            name = gilon_file_name(split, kind)
+            assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
