@@ -12,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 
 from insole_mtl.evaluation.baselines import mean_predictor
-from insole_mtl.evaluation.metrics import evaluate_predictions
+from insole_mtl.evaluation.metrics import classification_metrics, evaluate_predictions
 from insole_mtl.evaluation.plots import plot_confusion_matrix, plot_predicted_vs_true, plot_training_curves
 from insole_mtl.training.engine import predict
 
@@ -49,13 +49,20 @@ def compute_test_metrics(
         ``metrics.json``, and the same values in MLflow's ``{"name": {"value", "step"}}`` form.
     """
     class_names = _class_names(tasks)
-    predicted = {task: predictions[f"pred_{task}"].to_numpy() for task in ("activity", "speed", "weight") if f"pred_{task}" in predictions}
-    metrics = evaluate_predictions(predictions, predicted, class_names)
-    baseline = evaluate_predictions(predictions, mean_predictor(train_labels, predictions), class_names)
-    for key, value in baseline.items():
-        if isinstance(value, (int, float)) and not key.startswith("n_"):
-            metrics[f"{key}_baseline"] = value
+    predicted = {
+        task: predictions[f"pred_{task}"].to_numpy()
+        for task in ("activity", "speed", "weight")
+        if f"pred_{task}" in predictions
+    }
+    metrics: dict[str, Any] = evaluate_predictions(predictions, predicted, class_names)
+    baseline = evaluate_predictions(predictions, mean_predictor(train_labels, predictions), class_names, key_suffix="_baseline")
+    metrics.update({key: value for key, value in baseline.items() if not key.startswith("n_")})
     flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    if "activity" in predicted:
+        labelled = predictions["activity"].to_numpy()
+        metrics["activity_confusion_matrix"] = classification_metrics(
+            labelled, predicted["activity"], len(class_names)
+        )["confusion_matrix"]
     logger.info(
         "Test: activity acc %.3f (macro-F1 %.3f) | speed MAE %.3f (baseline %.3f) | weight MAE %.2f (baseline %.2f)",
         flat.get("activity_accuracy", np.nan), flat.get("activity_macro_f1", np.nan),

@@ -8,15 +8,14 @@ from typing import Any
 
 import pandas as pd
 
+from insole_mtl.schema import GIVEN_SPLIT
 from insole_mtl.signals.labels import label_recordings
 from insole_mtl.signals.resample import resample_recordings
-from insole_mtl.signals.validation import validate_raw_cohort
+from insole_mtl.signals.split import attach_given_split
+from insole_mtl.signals.validation import concat_drop_reports, drop_report, validate_raw_cohort
 from insole_mtl.sources.synthetic import SyntheticCohortConfig, generate_cohort
 
 logger = logging.getLogger(__name__)
-
-DROP_REPORT_COLUMNS = ["stage", "item", "reason", "count"]
-
 
 def acquire_raw_cohort(
     source: Mapping[str, Any] | None, synthetic: Mapping[str, Any]
@@ -35,18 +34,18 @@ def acquire_raw_cohort(
     if source is None:
         config = SyntheticCohortConfig.from_params(synthetic)
         cohort = generate_cohort(config)
-        drop_report = pd.DataFrame(columns=DROP_REPORT_COLUMNS)
+        drops = drop_report()
         logger.info(
             "Generated synthetic cohort: %d subjects, %d recordings, %d samples",
             len(cohort.subjects), len(cohort.recording_index), len(cohort.recordings),
         )
     else:
-        cohort, drop_report = source["cohort"], source["drop_report"]
+        cohort, drops = source["cohort"], source["drop_report"]
         logger.info(
             "Read cohort: %d subjects, %d recordings, %d samples (%d items skipped, see drop report)",
-            len(cohort.subjects), len(cohort.recording_index), len(cohort.recordings), int(drop_report["count"].sum()),
+            len(cohort.subjects), len(cohort.recording_index), len(cohort.recordings), int(drops["count"].sum()),
         )
-    return cohort.recordings, cohort.recording_index, cohort.subjects, drop_report
+    return cohort.recordings, cohort.recording_index, cohort.subjects, drops
 
 
 def prepare_recordings(
@@ -70,7 +69,10 @@ def prepare_recordings(
     recordings = resample_recordings(
         recordings, channels, source_hz=float(sampling["source_rate_hz"]), target_hz=float(sampling["target_rate_hz"])
     )
-    labels, label_drops = label_recordings(raw_recording_index, raw_subjects, tasks)
+    subjects = raw_subjects
+    if GIVEN_SPLIT in raw_recording_index.columns and GIVEN_SPLIT not in raw_subjects.columns:
+        subjects = attach_given_split(raw_subjects, raw_recording_index)
+    labels, label_drops = label_recordings(raw_recording_index, subjects, tasks)
     kept = recordings["recording"].isin(labels["recording"])
-    drop_report = pd.concat([source_drop_report, label_drops], ignore_index=True)[DROP_REPORT_COLUMNS]
-    return recordings.loc[kept].reset_index(drop=True), labels, raw_subjects, drop_report
+    drops = concat_drop_reports(source_drop_report, label_drops)
+    return recordings.loc[kept].reset_index(drop=True), labels, subjects, drops

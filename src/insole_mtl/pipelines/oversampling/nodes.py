@@ -25,7 +25,9 @@ def oversample_training_windows(
     """
     if not oversampling.get("enabled", True):
         counts = window_labels["activity"].value_counts().sort_index()
-        report = pd.DataFrame({"activity": counts.index, "before": counts.values, "after": counts.values, "synthetic": 0})
+        report = pd.DataFrame(
+            {"activity": counts.index, "before": counts.values, "target": counts.values, "after": counts.values, "synthetic": 0}
+        )
         logger.info("Oversampling disabled; %d training windows", len(windows))
         return windows, window_labels, report
     out_windows, out_labels, report = oversample_windows(

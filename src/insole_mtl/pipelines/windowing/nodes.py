@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from insole_mtl.signals.validation import concat_drop_reports
 from insole_mtl.signals.windows import make_windows, partition_windows
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def window_recordings(
         recordings, recording_labels, channels, length=int(windowing["length"]), stride=int(windowing["stride"])
     )
     logger.info("Cut %d windows of shape %s from %d recordings", len(windows), windows.shape[1:], recording_labels.shape[0])
-    return windows, labels, pd.concat([ingest_drop_report, drops], ignore_index=True)
+    return windows, labels, concat_drop_reports(ingest_drop_report, drops)
 
 
 def partition_by_split(
