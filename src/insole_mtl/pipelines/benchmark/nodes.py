@@ -1,54 +1,229 @@
-"""Efficiency benchmark node (SPEC §7, Table V): size, MACs and batch-1 latency of the trained model."""
+"""Efficiency benchmark nodes (SPEC §7, paper Table V; issue #5 edge deployment).
+
+``export_edge_models`` -> ONNX fp32 + int8 models (06_models); ``measure_efficiency`` -> size, MACs,
+latencies (PyTorch, ONNX Runtime fp32/int8, CUDA), throughput, peak memory, MTL vs single-task;
+``evaluate_edge_models`` -> ONNX-vs-PyTorch agreement and the int8 accuracy cost on labelled test windows;
+``report_efficiency`` -> ``efficiency.json`` and its MLflow metrics. Settings: ``params:benchmark``
+(:class:`insole_mtl.benchmarks.inference.BenchmarkConfig`; missing keys take its defaults).
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
-from insole_mtl.encoding.recurrence import unpack_recurrence_plots_torch
-from insole_mtl.evaluation.efficiency import measure_latency
+from insole_mtl.benchmarks.inference import (
+    PAPER_TABLE_V,
+    BenchmarkConfig,
+    evenly_spaced,
+    measure_inference,
+    model_inputs,
+)
+from insole_mtl.edge.onnx_export import (
+    compare_outputs,
+    export_onnx,
+    onnx_session,
+    run_session_batched,
+    torch_outputs,
+)
+from insole_mtl.edge.quantization import accuracy_cost, quantize_int8
 from insole_mtl.models.complexity import count_macs, count_parameters, model_size_mb
 
 logger = logging.getLogger(__name__)
 
+#: Batch size of the accuracy/agreement passes and of int8 calibration.
+_EVAL_BATCH = 32
 
-def benchmark_efficiency(
-    model: torch.nn.Module, test_inputs: np.ndarray, benchmark: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
-    """Parameters, MACs (ptflops), fp32 state_dict size and CPU latency of one test window at batch size 1.
+
+def _batches(inputs: np.ndarray, indices: np.ndarray, size: int = _EVAL_BATCH) -> list[torch.Tensor]:
+    return [model_inputs(inputs, indices[start : start + size]) for start in range(0, len(indices), size)]
+
+
+def export_edge_models(
+    model: torch.nn.Module, train_inputs: np.ndarray, test_inputs: np.ndarray, benchmark: Mapping[str, Any]
+) -> tuple[bytes, bytes]:
+    """Export the trained model to ONNX (fp32) and quantise it to int8 (static QDQ, per-channel).
+
+    Args:
+        model: the trained multitask model.
+        train_inputs: training recurrence plots (packed uint8 ``(n, C, L, P)``); ``calibration_windows``
+            evenly spaced ones calibrate the int8 activation ranges (never test windows).
+        test_inputs: test recurrence plots; the first window is the export example.
+        benchmark: ``params:benchmark``.
 
     Returns:
-        ``efficiency.json`` content (``params``, ``macs``, ``model_size_mb``, ``latency_ms_cpu_bs1`` + its
-        spread) and the same figures as MLflow metrics.
+        ``(onnx fp32 bytes, onnx int8 bytes)``; ``b""`` for a model disabled by ``onnx``/``int8: false``.
     """
-    if benchmark.get("threads"):
-        torch.set_num_threads(int(benchmark["threads"]))
-    packed = torch.from_numpy(np.ascontiguousarray(test_inputs[:1]))
-    length = packed.shape[2]
-    example = unpack_recurrence_plots_torch(packed, length)
+    config = BenchmarkConfig.from_params(benchmark)
+    if not config.onnx:
+        return b"", b""
     model = model.to("cpu").eval()
-    latency = measure_latency(model, example, warmup=int(benchmark["warmup"]), repeats=int(benchmark["repeats"]))
+    onnx_model = export_onnx(model, model_inputs(test_inputs, [0]), opset=config.opset)
+    logger.info("Exported ONNX model (opset %d): %.1f KB", config.opset, len(onnx_model) / 1024)
+    if not config.int8:
+        return onnx_model, b""
+    indices = evenly_spaced(len(train_inputs), config.calibration_windows)
+    calibration = (batch.numpy() for batch in _batches(train_inputs, indices, 16))  # unpacked lazily, batch by batch
+    onnx_int8 = quantize_int8(
+        onnx_model, calibration, quant_format=config.quant_format, per_channel=config.per_channel,
+        activation_type=config.activation_type, weight_type=config.weight_type,
+        calibration_method=config.calibration_method, reduce_range=config.reduce_range,
+    )  # fmt: skip
+    return onnx_model, onnx_int8
+
+
+def measure_efficiency(
+    model: torch.nn.Module,
+    onnx_model: bytes,
+    onnx_model_int8: bytes,
+    test_inputs: np.ndarray,
+    benchmark: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Parameters, MACs, fp32 size and every latency/throughput/memory figure on one test window.
+
+    Returns:
+        ``params``, ``macs``, ``model_size_mb``, ``onnx_model_kb``, ``onnx_int8_model_kb`` and the figures of
+        :func:`insole_mtl.benchmarks.inference.measure_inference` (``latency_ms_cpu_bs1``, ``latency_ms_onnx_bs1``,
+        ``latency_ms_int8_bs1``, ..., ``mtl_vs_single_latency_ratio``, ``mtl_vs_single_params_ratio``).
+    """
+    config = BenchmarkConfig.from_params(benchmark)
+    model = model.to("cpu").eval()
+    example = model_inputs(test_inputs, [0])
     result: dict[str, Any] = {
         "params": count_parameters(model),
         "macs": count_macs(model, tuple(example.shape[1:])),
         "model_size_mb": model_size_mb(model),
-        "latency_ms_cpu_bs1": latency["mean"],
-        "latency_ms_cpu_bs1_std": latency["std"],
-        "latency_ms_cpu_bs1_median": latency["median"],
-        "torch_threads": torch.get_num_threads(),
-        "paper": {"params": 97_300, "macs": 340_000_000, "model_size_mb": 0.39},
+        "onnx_model_kb": len(onnx_model) / 1024 if onnx_model else None,
+        "onnx_int8_model_kb": len(onnx_model_int8) / 1024 if onnx_model_int8 else None,
     }
+    result.update(measure_inference(model, example, config, onnx_model or None, onnx_model_int8 or None))
+    return result
+
+
+def _label_arrays(labels: pd.DataFrame, tasks: tuple[str, ...], indices: np.ndarray) -> dict[str, np.ndarray]:
+    picked = labels.reset_index(drop=True).iloc[indices]
+    return {task: picked[task].to_numpy(np.float64) for task in tasks if task in picked.columns}
+
+
+def evaluate_edge_models(
+    model: torch.nn.Module,
+    onnx_model: bytes,
+    onnx_model_int8: bytes,
+    test_inputs: np.ndarray,
+    test_labels: pd.DataFrame,
+    benchmark: Mapping[str, Any],
+) -> dict[str, Any]:
+    """ONNX-vs-PyTorch agreement and the int8-vs-fp32 accuracy cost on (a subset of) the labelled test windows.
+
+    Returns:
+        ``{"n_windows", "onnx_vs_torch": {...}, "int8_vs_torch": {...}, "int8_accuracy_cost": {...}}``
+        (see :func:`insole_mtl.edge.onnx_export.compare_outputs` and
+        :func:`insole_mtl.edge.quantization.accuracy_cost`; the cost compares ORT int8 with ORT fp32,
+        accuracy in percentage points, MAE in km/h and kg). Sections of disabled models are None.
+    """
+    config = BenchmarkConfig.from_params(benchmark)
+    if len(test_labels) != len(test_inputs):
+        raise ValueError(f"test.window_labels has {len(test_labels)} rows but test.recurrence_plots {len(test_inputs)} windows")
+    model = model.to("cpu").eval()
+    indices = evenly_spaced(len(test_inputs), config.accuracy_windows)
+    batches = _batches(test_inputs, indices)
+    tasks = model.tasks
+    classification = [task.name for task in tasks if not task.is_regression]
+    labels = _label_arrays(test_labels, model.task_names, indices)
+    reference = {name: np.concatenate(parts) for name, parts in _collect(torch_outputs(model, b) for b in batches).items()}
+    result: dict[str, Any] = {"n_windows": int(len(indices)), "onnx_vs_torch": None, "int8_vs_torch": None, "int8_accuracy_cost": None}
+    result["torch_fp32_scores"] = _scores(reference, labels, classification)
+    if onnx_model:
+        fp32 = run_session_batched(onnx_session(onnx_model, config.threads), batches)
+        result["onnx_vs_torch"] = compare_outputs(reference, fp32, tasks, config.atol, config.rtol)
+        if onnx_model_int8:
+            int8 = run_session_batched(onnx_session(onnx_model_int8, config.threads), batches)
+            result["int8_vs_torch"] = compare_outputs(reference, int8, tasks, config.atol, config.rtol)
+            result["int8_accuracy_cost"] = accuracy_cost(fp32, int8, labels, classification)
+    return result
+
+
+def _collect(outputs: Any) -> dict[str, list[np.ndarray]]:
+    parts: dict[str, list[np.ndarray]] = {}
+    for output in outputs:
+        for name, value in output.items():
+            parts.setdefault(name, []).append(value)
+    return parts
+
+
+def _scores(outputs: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], classification: list[str]) -> dict[str, float]:
+    from insole_mtl.edge.quantization import task_scores
+
+    return task_scores(outputs, labels, classification)
+
+
+def _flat_metrics(values: Mapping[str, Any], prefix: str = "efficiency") -> dict[str, dict[str, float]]:
+    """Nested figures -> MLflow ``{"efficiency.<path>": {"value", "step": 0}}`` (finite numbers only)."""
+    metrics: dict[str, dict[str, float]] = {}
+    for key, value in values.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, Mapping):
+            metrics.update(_flat_metrics(value, name))
+        elif isinstance(value, (bool, np.bool_)):
+            metrics[name] = {"value": float(value), "step": 0}
+        elif isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(float(value)):
+            metrics[name] = {"value": float(value), "step": 0}
+    return metrics
+
+
+def _ratio(numerator: Any, denominator: Any) -> float | None:
+    return float(numerator) / float(denominator) if numerator and denominator else None
+
+
+def report_efficiency(
+    figures: Mapping[str, Any], edge_accuracy: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """Assemble ``efficiency.json`` (figures, edge accuracy, speed-ups, the paper's Table V) and its MLflow metrics."""
+    efficiency: dict[str, Any] = dict(figures)
+    efficiency["onnx_vs_torch"] = edge_accuracy.get("onnx_vs_torch")
+    efficiency["int8_vs_torch"] = edge_accuracy.get("int8_vs_torch")
+    efficiency["int8_accuracy_cost"] = edge_accuracy.get("int8_accuracy_cost")
+    efficiency["torch_fp32_scores"] = edge_accuracy.get("torch_fp32_scores")
+    efficiency["accuracy_windows"] = edge_accuracy.get("n_windows")
+    efficiency["speedup_onnx_vs_torch_bs1"] = _ratio(figures.get("latency_ms_cpu_bs1"), figures.get("latency_ms_onnx_bs1"))
+    efficiency["speedup_int8_vs_torch_bs1"] = _ratio(figures.get("latency_ms_cpu_bs1"), figures.get("latency_ms_int8_bs1"))
+    efficiency["speedup_int8_vs_onnx_bs1"] = _ratio(figures.get("latency_ms_onnx_bs1"), figures.get("latency_ms_int8_bs1"))
+    efficiency["paper"] = dict(PAPER_TABLE_V)
+    cost = efficiency["int8_accuracy_cost"] or {}
     logger.info(
-        "Efficiency: %d params, %.3f GMAC, %.3f MB, CPU batch-1 latency %.2f ± %.2f ms",
-        result["params"], result["macs"] / 1e9, result["model_size_mb"], latency["mean"], latency["std"],
-    )
-    mlflow_metrics = {
-        f"efficiency.{k}": {"value": float(v), "step": 0}
-        for k, v in result.items()
-        if isinstance(v, (int, float))
-    }
-    return result, mlflow_metrics
+        "Efficiency: %d params, %.3f GMAC, %.3f MB | batch-1 latency torch %.2f ms, ORT fp32 %s ms, ORT int8 %s ms, CUDA %s ms",
+        efficiency["params"], efficiency["macs"] / 1e9, efficiency["model_size_mb"], efficiency["latency_ms_cpu_bs1"],
+        _fmt(efficiency.get("latency_ms_onnx_bs1")), _fmt(efficiency.get("latency_ms_int8_bs1")),
+        _fmt(efficiency.get("latency_ms_cuda_bs1")),
+    )  # fmt: skip
+    logger.info(
+        "Throughput (batch %s): torch %s, ORT fp32 %s, ORT int8 %s windows/s | peak RSS bs1: torch %s, ORT %s, int8 %s MiB",
+        efficiency.get("throughput_batch"), _fmt(efficiency.get("throughput_windows_per_s_torch")),
+        _fmt(efficiency.get("throughput_windows_per_s_onnx")), _fmt(efficiency.get("throughput_windows_per_s_int8")),
+        _fmt(efficiency.get("peak_rss_mb_torch_bs1")), _fmt(efficiency.get("peak_rss_mb_onnx_bs1")),
+        _fmt(efficiency.get("peak_rss_mb_int8_bs1")),
+    )  # fmt: skip
+    logger.info(
+        "MTL vs three single-task: latency ratio %s (paper %.3f on Jetson GPU, %.3f CPU), params ratio %s",
+        _fmt(efficiency.get("mtl_vs_single_latency_ratio")), PAPER_TABLE_V["mtl_vs_single_latency_ratio_gpu"],
+        PAPER_TABLE_V["mtl_vs_single_latency_ratio_cpu"], _fmt(efficiency.get("mtl_vs_single_params_ratio")),
+    )  # fmt: skip
+    if efficiency["onnx_vs_torch"]:
+        logger.info("ONNX vs PyTorch on %s test windows: %s", efficiency["accuracy_windows"], efficiency["onnx_vs_torch"])
+    if cost:
+        logger.info(
+            "int8 accuracy cost: activity %s points, speed MAE %s km/h, weight MAE %s kg (int8 - fp32)",
+            _fmt(cost.get("activity_accuracy_delta")), _fmt(cost.get("speed_mae_delta")), _fmt(cost.get("weight_mae_delta")),
+        )  # fmt: skip
+    metrics = _flat_metrics({k: v for k, v in efficiency.items() if k != "paper"})
+    return efficiency, metrics
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{float(value):.3g}"

@@ -1,0 +1,74 @@
+import math
+import re
+
+import numpy as np
+import onnx
+import pytest
+
+from insole_mtl.edge.onnx_export import export_onnx, onnx_session, run_session, torch_outputs
+from insole_mtl.edge.quantization import accuracy_cost, quantize_dynamic_int8, quantize_int8, task_scores
+
+from ._models import binary_inputs, model  # noqa: F401  (model is a fixture)
+
+
+@pytest.fixture(scope="module")
+def fp32(model):
+    return export_onnx(model, binary_inputs(1))
+
+
+def test_static_int8_model_runs_with_the_same_outputs(model, fp32):
+    calibration = [binary_inputs(8, seed=s).numpy() for s in (2, 3)]
+    int8 = quantize_int8(fp32, calibration)
+    graph = onnx.load_from_string(int8).graph
+    ops = {n.op_type for n in graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    assert [o.name for o in graph.output] == ["activity", "speed", "weight"]
+    x = binary_inputs(6)
+    got = run_session(onnx_session(int8, threads=1), x)
+    ref = torch_outputs(model, x)
+    assert got["activity"].shape == (6, 3) and got["weight"].shape == (6,)
+    # int8 is an approximation: the weight (kg) stays within a few percent of fp32
+    np.testing.assert_allclose(got["weight"], ref["weight"], rtol=0.1)
+
+
+def test_qoperator_and_dynamic_variants_run(fp32):
+    x = binary_inputs(2)
+    qop = quantize_int8(fp32, [binary_inputs(4).numpy()], quant_format="qoperator", reduce_range=True)
+    dyn = quantize_dynamic_int8(fp32)
+    for blob in (qop, dyn):
+        assert set(run_session(onnx_session(blob, threads=1), x)) == {"activity", "speed", "weight"}
+
+
+def test_quantize_option_errors(fp32):
+    with pytest.raises(ValueError, match=re.escape("quant_format must be one of ['qdq', 'qoperator'], got 'fp8'")):
+        quantize_int8(fp32, [], quant_format="fp8")
+    with pytest.raises(ValueError, match=re.escape("activation_type must be one of ['int8', 'uint8'], got 'int4'")):
+        quantize_int8(fp32, [], activation_type="int4")
+
+
+def test_task_scores_mask_unlabelled_windows():
+    predictions = {"activity": np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.1, 0.9]]), "speed": np.array([1.0, 2.0, 3.0, 4.0])}
+    labels = {"activity": np.array([0, 0, -1, 1]), "speed": np.array([1.5, np.nan, 2.0, 4.0])}
+    scores = task_scores(predictions, labels)
+    assert scores["activity_accuracy"] == pytest.approx(100 * 2 / 3)
+    assert scores["speed_mae"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+
+
+def test_accuracy_cost_exact_on_fabricated_predictions():
+    labels = {"activity": np.array([0, 1, 2, 1]), "speed": np.array([2.0, 4.0, np.nan, 6.0]), "weight": np.array([np.nan] * 4)}
+    fp32 = {"activity": np.array([0, 1, 2, 0]), "speed": np.array([2.0, 4.5, 9.0, 6.0]), "weight": np.array([70.0] * 4)}
+    int8 = {"activity": np.array([0, 1, 1, 0]), "speed": np.array([2.5, 4.5, 9.0, 5.0]), "weight": np.array([71.0] * 4)}
+    cost = accuracy_cost(fp32, int8, labels)
+    assert cost["activity_accuracy_fp32"] == pytest.approx(75.0)
+    assert cost["activity_accuracy_int8"] == pytest.approx(50.0)
+    assert cost["activity_accuracy_delta"] == pytest.approx(-25.0)  # percentage points
+    assert cost["activity_prediction_agreement"] == pytest.approx(0.75)
+    assert cost["speed_mae_fp32"] == pytest.approx(0.5 / 3)
+    assert cost["speed_mae_int8"] == pytest.approx(2.0 / 3)
+    assert cost["speed_mae_delta"] == pytest.approx(0.5)
+    assert math.isnan(cost["weight_mae_delta"])  # no labelled window
+
+
+def test_accuracy_cost_rejects_misaligned_labels():
+    with pytest.raises(ValueError, match=re.escape("labels have 2 windows but predictions have 3")):
+        task_scores({"speed": np.zeros(3)}, {"speed": np.zeros(2)})
