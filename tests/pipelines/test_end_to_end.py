@@ -1,6 +1,6 @@
 """One end-to-end ``kedro run --pipeline=insole_mtl --env=test`` on a tiny synthetic cohort.
 
-The project (pyproject.toml + conf/) is copied into a temporary folder so outputs, mlflow.db and mlruns/
+The project (pyproject.toml, conf/, src/) is copied into a temporary folder so outputs, mlflow.db and mlruns/
 never touch the checkout.
 """
 
@@ -23,6 +23,8 @@ def project(tmp_path_factory):
     shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
     shutil.copytree(ROOT / "conf", work / "conf", ignore=shutil.ignore_patterns("local"))
     (work / "conf" / "local").mkdir()
+    # kedro bootstraps from <project>/src and refuses a symlink that resolves outside the project
+    shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(ROOT / "src")}
     result = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipeline=insole_mtl", "--env=test"],

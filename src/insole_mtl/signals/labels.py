@@ -37,9 +37,10 @@ STAGE = "labels"
 LABEL_COLUMNS: tuple[str, ...] = ("recording", "subject", "experiment", *schema.TASKS)
 _SOURCES = ("experiment", "subject", "recording")
 _ALLOWED_KEYS = {
-    "experiment": {"from", "values", "classes", "scale", "unit"},
-    "subject": {"from", "column", "experiments", "classes", "scale", "unit"},
-    "recording": {"from", "column", "experiments", "classes", "scale", "unit"},
+    # ``kind`` is read by insole_mtl.tasks (model heads); labels infer it from ``classes``.
+    "experiment": {"kind", "from", "values", "classes", "scale", "unit"},
+    "subject": {"kind", "from", "column", "experiments", "classes", "scale", "unit"},
+    "recording": {"kind", "from", "column", "experiments", "classes", "scale", "unit"},
 }
 
 PAPER_ACTIVITY_CLASSES: tuple[str, ...] = (

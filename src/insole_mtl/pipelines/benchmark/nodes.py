@@ -163,11 +163,11 @@ def _scores(outputs: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
     return task_scores(outputs, labels, classification)
 
 
-def _flat_metrics(values: Mapping[str, Any], prefix: str = "efficiency") -> dict[str, dict[str, float]]:
-    """Nested figures -> MLflow ``{"efficiency.<path>": {"value", "step": 0}}`` (finite numbers only)."""
+def _flat_metrics(values: Mapping[str, Any], prefix: str = "") -> dict[str, dict[str, float]]:
+    """Nested figures -> MLflow ``{"<path>": {"value", "step": 0}}`` (finite numbers only; the catalog prefixes "efficiency.")."""
     metrics: dict[str, dict[str, float]] = {}
     for key, value in values.items():
-        name = f"{prefix}.{key}"
+        name = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, Mapping):
             metrics.update(_flat_metrics(value, name))
         elif isinstance(value, (bool, np.bool_)):

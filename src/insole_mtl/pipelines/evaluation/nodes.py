@@ -69,7 +69,8 @@ def compute_test_metrics(
         flat.get("speed_mae", np.nan), flat.get("speed_mae_baseline", np.nan),
         flat.get("weight_mae", np.nan), flat.get("weight_mae_baseline", np.nan),
     )
-    mlflow_metrics = {f"test.{k}": {"value": float(v), "step": 0} for k, v in flat.items() if np.isfinite(v)}
+    # the catalog prefixes "test." to each key
+    mlflow_metrics = {k: {"value": float(v), "step": 0} for k, v in flat.items() if np.isfinite(v)}
     return metrics, mlflow_metrics
 
 

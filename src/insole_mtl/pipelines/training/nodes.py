@@ -86,5 +86,5 @@ def history_to_curves(history: pd.DataFrame) -> dict[str, list[dict[str, float]]
             if np.isfinite(value)
         ]
         if points:
-            curves[f"epoch.{column}"] = points
+            curves[column] = points  # the catalog prefixes "epoch."
     return curves
