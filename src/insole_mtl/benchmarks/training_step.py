@@ -15,9 +15,9 @@ so the ratios are meaningful even when the absolute timings are noisy (shared co
 check trains fp32 and ``--curve-variant`` for ``--curve-steps`` steps on the same synthetic
 recurrence-plot data and reports the largest absolute difference between the two loss sequences.
 
-The network is :class:`insole_mtl.models.mobilenet.MultitaskMobileNetV2` when that module exists;
-otherwise a local copy of Table II (1×1 stem with padding 1, four bottleneck rows, 64-d embedding,
-three heads) so the benchmark runs on its own.
+The network is :class:`insole_mtl.models.mobilenet.MultitaskMobileNetV2` (Table II, three heads).
+bf16 is only fast on CPUs with native bf16 kernels (AVX-512-BF16/AMX); elsewhere oneDNN emulates it
+and ``bf16`` variants are slower than ``fp32`` — the report says which the CPU has.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from insole_mtl.models.mobilenet import MultitaskMobileNetV2
+from insole_mtl.models.registry import TaskSpec
+from insole_mtl.training.engine import cpu_supports_bf16
 from insole_mtl.training.losses import masked_task_losses
 from insole_mtl.training.optim import build_optimizer
 
@@ -55,81 +58,8 @@ TASKS: tuple[_Task, ...] = (
 )
 
 
-# --------------------------------------------------------------------------------------------------
-# Local Table II copy (used only when the project's model module is not importable)
-# --------------------------------------------------------------------------------------------------
-def _conv_bn(cin: int, cout: int, k: int, s: int, p: int, groups: int = 1, act: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, s, p, groups=groups, bias=False), nn.BatchNorm2d(cout)]
-    if act:
-        layers.append(nn.ReLU6(inplace=True))
-    return nn.Sequential(*layers)
-
-
-class _InvertedResidual(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, expand: int, padding: int) -> None:
-        super().__init__()
-        hidden = cin * expand
-        layers: list[nn.Module] = []
-        if expand != 1:
-            layers.append(_conv_bn(cin, hidden, 1, 1, 0))
-        layers += [_conv_bn(hidden, hidden, 3, stride, padding, groups=hidden), _conv_bn(hidden, cout, 1, 1, 0, act=False)]
-        self.block = nn.Sequential(*layers)
-        self.residual = stride == 1 and cin == cout
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.block(x)
-        return x + y if self.residual else y
-
-
-class _LocalTableII(nn.Module):
-    """Table II as written: 160²×14 → conv1×1(p=1) 32 → bottlenecks → conv1×1 128 → pool → 64 → heads."""
-
-    def __init__(self, in_channels: int = 14) -> None:
-        super().__init__()
-        rows = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 1, 1)]  # t, c, n, s (p = 1)
-        layers: list[nn.Module] = [_conv_bn(in_channels, 32, 1, 1, 1)]
-        cin = 32
-        for t, c, n, s in rows:
-            for i in range(n):
-                layers.append(_InvertedResidual(cin, c, s if i == 0 else 1, t, 1))
-                cin = c
-        layers.append(_conv_bn(cin, 128, 1, 1, 0))
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.embedding = nn.Sequential(nn.Conv2d(128, 64, 1), nn.ReLU6(inplace=True))
-        self.heads = nn.ModuleDict({t.name: nn.Linear(64, t.n_outputs) for t in TASKS})
-
-        self.register_buffer("target_loc", torch.zeros(len(TASKS)))
-        self.register_buffer("target_scale", torch.ones(len(TASKS)))
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.embedding(self.pool(self.features(x))).flatten(1)
-
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        z = self.embed(x)
-        out = {name: head(z) for name, head in self.heads.items()}
-        return {k: (v if k == "activity" else v[:, 0]) for k, v in out.items()}
-
-    def predict(self, x: Tensor) -> dict[str, Tensor]:
-        out = self.forward(x)
-        for i, task in enumerate(TASKS):
-            if task.kind == "regression":
-                out[task.name] = out[task.name] * self.target_scale[i] + self.target_loc[i]
-        return out
-
-    def set_target_scaling(self, task: str, loc: float, scale: float) -> None:
-        i = [t.name for t in TASKS].index(task)
-        self.target_loc[i] = loc
-        self.target_scale[i] = scale
-
-
 def build_table2_model(in_channels: int = 14) -> tuple[nn.Module, str]:
-    """The project's Table II model if available, else the local copy; returns ``(model, source)``."""
-    try:
-        from insole_mtl.models.mobilenet import MultitaskMobileNetV2  # type: ignore[import-not-found]
-        from insole_mtl.models.registry import TaskSpec  # type: ignore[import-not-found]
-    except ImportError:
-        return _LocalTableII(in_channels), "local copy of Table II"
+    """The project's Table II multitask network; returns ``(model, source)``."""
     tasks = [TaskSpec(t.name, t.kind, t.n_outputs) for t in TASKS]
     return MultitaskMobileNetV2(in_channels=in_channels, tasks=tasks), "insole_mtl.models.mobilenet"
 
@@ -381,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "batch_size": args.batch_size,
         "input": [args.batch_size, 14, args.size, args.size],
         "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_native_bf16": cpu_supports_bf16(),
         "variants": {},
     }
     logger.info("model %s (%d parameters), device %s, %d threads", source, n_params, device, torch.get_num_threads())

@@ -33,8 +33,8 @@ Uhlenbeck, ±1.2 % on the treadmill, ±3.5 % over ground); the left foot is half
 behind the right (± the subject's asymmetry). Cadence (steps/min) = (60 + 39·v) walking,
 (150 + 30·(v − 1.94)) running (v in m/s), × √(170 cm / height) × subject factor. Duty
 factor (stance / stride) = 0.655 − 0.085·(v − 0.83) walking (double support, never both
-feet unloaded) and 0.40 − 0.18·(v − 1.94) + 0.0015·(W − 70 kg) running, clipped to
-0.28–0.46 (< 0.5: flight phases with both feet unloaded; heavier runners stay longer on
+feet unloaded) and 0.40 − 0.18·(v − 1.94) + 0.003·(W − 70 kg) running, clipped to
+0.26–0.50 (< 0.5: flight phases with both feet unloaded; heavier runners stay longer on
 the ground). Stance load: walking is the classic M-shaped double hump (peaks 1.05–1.2 BW
 rising with speed, valley 0.8–0.68 BW); running a half-sine plus a heel-strike impact
 transient (strength ∝ strike index, rising with speed). Every template is scaled so the
@@ -63,7 +63,7 @@ asymmetrically within each lunge.
 reads ≈ 0 g), alternating wide/narrow stance (lateral acceleration and roll alternate).
 
 *FSR reading.* Sensor pressure ∝ load_kg / 70 · (260 mm / insole size) · G · region share ·
-sensitivity (per subject ± 10 %) + shoe pre-load; reading = offset + scale · (1 − exp(−x))
+sensitivity (per subject and sensor ± 6 %) + shoe pre-load; reading = offset + scale · (1 − exp(−x))
 + noise, rounded to integers in 0…1023 (scale 650–950 counts). The exponential saturation is
 what makes body weight visible to an affine-invariant encoding (per-window recurrence plots):
 a heavier wearer drives the sensor further into saturation, which flattens the peaks (more
@@ -105,7 +105,7 @@ REF_INSOLE_MM = 260.0
 GRAVITY = 9.81
 # Pressure sensitivity per region (FSR1..4) in "saturation units per BW of region load":
 # FSR3 (lateral heel) is the most sensitive, so it saturates in the range of body weight.
-FSR_SENSITIVITY = np.array([0.9, 0.8, 3.2, 0.9])
+FSR_SENSITIVITY = np.array([0.9, 0.8, 1.6, 0.9])
 
 
 @dataclass(frozen=True)
@@ -362,9 +362,9 @@ def _draw_subject(seed: int, index: int) -> _Subject:
         cadence_factor=cadence_factor,
         run_cadence_factor=float(cadence_factor * rng.normal(1.0, 0.02)),
         duty_walk_offset=float(rng.normal(0.0, 0.012)),
-        duty_run_offset=float(rng.normal(0.0, 0.025)),
+        duty_run_offset=float(rng.normal(0.0, 0.012)),
         duty_asym=float(rng.normal(0.0, 0.01)),
-        heel_ratio=float(np.clip(rng.normal(1.0, 0.12), 0.7, 1.3)),
+        heel_ratio=float(np.clip(rng.normal(1.0, 0.05), 0.85, 1.15)),
         heel_off_offset=float(rng.normal(0.0, 0.05)),
         strike=float(np.clip(0.6 + 0.005 * dw + rng.normal(0.0, 0.2), 0.0, 1.0)),
         lat_heel=float(np.clip(rng.normal(0.55, 0.05), 0.4, 0.7)),
@@ -382,7 +382,7 @@ def _draw_subject(seed: int, index: int) -> _Subject:
         pitch_gain=float(np.clip(rng.normal(1.0, 0.1), 0.7, 1.3)),
         fsr_scale=rng.uniform(650.0, 950.0, size=(2, 4)),
         fsr_offset=rng.uniform(0.0, 12.0, size=(2, 4)),
-        fsr_sens=np.clip(rng.normal(1.0, 0.2, size=(2, 4)), 0.6, 1.5),
+        fsr_sens=np.clip(rng.normal(1.0, 0.06, size=(2, 4)), 0.85, 1.15),
         fsr_preload=rng.uniform(0.0, 0.03, size=(2, 4)),
         fsr_noise=float(rng.uniform(1.0, 2.5)),
         mount_pitch_deg=rng.normal(0.0, 3.0, size=2),
@@ -515,7 +515,7 @@ def _gait(subj: _Subject, kind: str, speed_kmh: float, ground: bool, n: int, fs:
         pitch_sw = [-22.0, 6.0]
     else:
         stride_hz = (150.0 + 30.0 * (v - 1.944)) * leg * subj.run_cadence_factor / 120.0
-        duty = float(np.clip(0.40 - 0.18 * (v - 1.944) + 0.001 * dw + subj.duty_run_offset, 0.28, 0.46))
+        duty = float(np.clip(0.40 - 0.18 * (v - 1.944) + 0.003 * dw + subj.duty_run_offset, 0.26, 0.50))
         walk_impact, impact = 0.0, subj.strike * (0.35 + 0.25 * (speed_kmh - 7.0))
         m_template = float(np.mean(_run_template(_GRID, impact)))
         amp_jitter = 0.025

@@ -23,7 +23,9 @@ def predict_test_windows(
     model: torch.nn.Module, test_inputs: np.ndarray, test_labels: pd.DataFrame, evaluation: Mapping[str, Any]
 ) -> pd.DataFrame:
     """Predict every test window; returns the label table plus ``pred_<task>`` columns (physical units)."""
-    outputs = predict(model, np.asarray(test_inputs), batch_size=int(evaluation["batch_size"]), device="cpu")
+    outputs = predict(
+        model, np.asarray(test_inputs), batch_size=int(evaluation["batch_size"]), device=str(evaluation.get("device", "auto"))
+    )
     predictions = test_labels.reset_index(drop=True).copy()
     for task in getattr(model, "task_names", ("activity", "speed", "weight")):
         if task in outputs:
