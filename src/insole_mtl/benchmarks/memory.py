@@ -2,7 +2,7 @@
 
 ``python -m insole_mtl.benchmarks memory [--n-subjects 72] [--duration-scale 1.0] [--max-train-batches 20]``
 
-Each step runs in a FRESH Python subprocess so its peak RSS (``ru_maxrss`` of that child) is its own
+Each step runs in a FRESH Python subprocess so its peak RSS (``VmHWM`` of that child) is its own
 and not the high-water mark of earlier steps: cohort generation + labelling, windowing, the subject
 split + Borderline-SMOTE on the training windows, recurrence-plot encoding of the training windows,
 and one training epoch (optionally capped at ``--max-train-batches`` steps). Steps hand their
@@ -35,8 +35,6 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-#: ru_maxrss is in KiB on Linux (bytes on macOS).
-_RSS_UNIT = 1024 if sys.platform != "darwin" else 1
 
 
 def _child_env() -> dict[str, str]:
@@ -44,15 +42,32 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
+#: Child-side peak-RSS probe in KiB. ``ru_maxrss`` is NOT reset by exec on Linux, so a child forked from a
+#: big parent reports the parent's peak; ``VmHWM`` belongs to the new address space and is. Falls back to
+#: ``ru_maxrss`` where /proc is absent (macOS).
+_PEAK_KB_SOURCE = """
+def _peak_kb():
+    try:
+        with open("/proc/self/status") as _f:
+            for _line in _f:
+                if _line.startswith("VmHWM:"):
+                    return int(_line.split()[1])
+    except OSError:
+        pass
+    import resource as _r
+    return _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * (1 if __import__("sys").platform != "darwin" else 1 / 1024)
+"""
+
+
 def run_child(code: str, stdin: bytes = b"", timeout: float = 3600.0) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter; it must print one JSON object as its last stdout line.
 
-    The returned dict gets ``peak_rss_mb`` (the child's ``ru_maxrss`` in MiB) and ``wall_s`` added.
+    The returned dict gets ``peak_rss_mb`` (the child's own peak RSS, ``VmHWM``, in MiB) and ``wall_s`` added.
     """
-    wrapped = code + textwrap.dedent(
+    wrapped = _PEAK_KB_SOURCE + code + textwrap.dedent(
         """
-        import json as _json, resource as _resource, sys as _sys
-        _result["peak_rss_kb"] = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss
+        import json as _json, sys as _sys
+        _result["peak_rss_kb"] = _peak_kb()
         _sys.stdout.write("\\n" + _json.dumps(_result) + "\\n")
         """
     )
@@ -65,7 +80,7 @@ def run_child(code: str, stdin: bytes = b"", timeout: float = 3600.0) -> dict[st
         raise RuntimeError(f"memory-benchmark child failed (exit {process.returncode}):\n{process.stderr.decode()[-3000:]}")
     lines = [line for line in process.stdout.decode().splitlines() if line.strip()]
     result = json.loads(lines[-1])
-    result["peak_rss_mb"] = result.pop("peak_rss_kb") * _RSS_UNIT / 2**20
+    result["peak_rss_mb"] = result.pop("peak_rss_kb") / 2**10
     result["wall_s"] = wall
     return result
 
@@ -92,7 +107,7 @@ def _inference_code(kind: str, input_shape: tuple[int, ...]) -> str:
     )
     return (
         "import io, resource, sys\nimport numpy as np\n" + engine
-        + "baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        + "baseline = _peak_kb()\n"
         + "blob = sys.stdin.buffer.read()\n"
         + f"x = (np.random.default_rng(0).random((1, *{tuple(input_shape)!r})) < 0.3).astype(np.float32)\n"
         + run
@@ -125,7 +140,7 @@ def inference_peak_rss(
             continue
         child = run_child(_inference_code(kind, input_shape), stdin=blob, timeout=600)
         result[f"peak_rss_mb_{key}_bs1"] = child["peak_rss_mb"]
-        result[f"inference_rss_mb_{key}_bs1"] = child["peak_rss_mb"] - child["baseline_rss_kb"] * _RSS_UNIT / 2**20
+        result[f"inference_rss_mb_{key}_bs1"] = child["peak_rss_mb"] - child["baseline_rss_kb"] / 2**10
     return result
 
 
