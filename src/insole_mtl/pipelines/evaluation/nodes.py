@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,8 @@ from matplotlib.figure import Figure
 
 from insole_mtl.evaluation.baselines import mean_predictor
 from insole_mtl.evaluation.metrics import classification_metrics, evaluate_predictions
+from insole_mtl.evaluation.physical_baseline import physical_weight_baseline
+from insole_mtl.evaluation.task_report import group_scores, window_counts
 from insole_mtl.evaluation.plots import plot_confusion_matrix, plot_predicted_vs_true, plot_training_curves
 from insole_mtl.training.engine import predict
 
@@ -101,3 +103,94 @@ def _plot_regression(predictions: pd.DataFrame, task: str, tasks: Mapping[str, M
 def plot_learning_curves(history: pd.DataFrame) -> Figure:
     """Per-epoch train/validation losses and validation metrics."""
     return plot_training_curves(history)
+
+
+def compute_task_report(
+    predictions: pd.DataFrame,
+    metrics: Mapping[str, Any],
+    train_windows: np.ndarray,
+    train_labels: pd.DataFrame,
+    val_labels: pd.DataFrame,
+    test_windows: np.ndarray,
+    test_labels: pd.DataFrame,
+    oversampled_labels: pd.DataFrame,
+    channels: Sequence[str],
+    tasks: Mapping[str, Mapping[str, Any]],
+    reports: Mapping[str, Any],
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
+    """Per-source summary: windows per task and split, subject-level scores, physical weight baseline.
+
+    Args:
+        predictions: ``test.predictions``; metrics: ``metrics.json`` (window-level scores and the mean baseline).
+        train_windows, train_labels: the ORIGINAL training windows (before oversampling) and labels.
+        val_labels, test_windows, test_labels, oversampled_labels: the other splits' labels / windows.
+        channels: ``params:channels``; tasks: ``params:tasks``.
+        reports: ``params:reports`` — ``groupings`` (``[subject, recording]``: majority vote / mean prediction per
+            group) and ``physical_baseline.force_channels`` (channels summed into the total force; empty or
+            null = no physical baseline).
+
+    Returns:
+        ``task_report`` (JSON: window-level scores copied from ``metrics``, group-level scores, physical baseline,
+        windows per task and split, notes), ``window_counts`` (table) and the scalar scores as MLflow metrics
+        (the catalog prefixes ``test.``).
+    """
+    counts = window_counts(
+        {"train": train_labels, "train_oversampled": oversampled_labels, "val": val_labels, "test": test_labels}
+    )
+    groupings = list(reports.get("groupings") or ())
+    scores, notes = group_scores(predictions, groupings)
+    # The same group-level scores for the mean predictor (training majority class / training mean).
+    constant = predictions.copy()
+    for task, values in mean_predictor(train_labels, predictions).items():
+        if f"pred_{task}" in constant.columns:
+            constant[f"pred_{task}"] = values
+    baseline_scores, _ = group_scores(constant, groupings)
+    scores.update({f"{key}_baseline": value for key, value in baseline_scores.items() if not key.startswith("n_")})
+    force_channels = list((reports.get("physical_baseline") or {}).get("force_channels") or ())
+    physical: dict[str, float | int] = {}
+    if force_channels and "weight" in test_labels.columns:
+        try:
+            physical = physical_weight_baseline(train_windows, train_labels, test_windows, test_labels, channels, force_channels)
+        except ValueError as error:
+            if "training subject(s) with a weight label" not in str(error):
+                raise
+            notes.append(f"physical baseline not fitted: {error}")
+    window_level = {
+        key: metrics[key]
+        for key in (
+            "activity_accuracy", "activity_accuracy_baseline", "activity_macro_f1", "n_activity",
+            "speed_mae", "speed_mae_baseline", "speed_rmse", "n_speed",
+            "weight_mae", "weight_mae_baseline", "weight_rmse", "n_weight",
+        )
+        if key in metrics
+    }  # fmt: skip
+    test_counts = counts[counts["split"] == "test"].set_index("task")
+    report: dict[str, Any] = {
+        "tasks": {
+            name: {k: v for k, v in dict(cfg).items() if k in ("kind", "classes", "unit", "from", "column")}
+            for name, cfg in tasks.items()
+        },
+        "channels": list(channels),
+        "test_subjects": int(test_counts.loc["all", "subjects"]) if "all" in test_counts.index else 0,
+        "window_level": window_level,
+        "group_level": scores,
+        "physical_baseline": physical,
+        "windows_per_task": {
+            split: {row.task: int(row.windows) for row in part.itertuples()} for split, part in counts.groupby("split", sort=False)
+        },
+        "notes": notes,
+    }
+    for note in notes:
+        logger.info("Task report: %s", note)
+    nan = float("nan")
+    logger.info(
+        "Task report: subject-majority accuracy %.3f (baseline %.3f) | weight MAE %.2f (mean baseline %.2f, "
+        "physical %.2f) | test windows per task %s",
+        scores.get("activity_accuracy_subject_majority", nan), scores.get("activity_accuracy_subject_majority_baseline", nan),
+        window_level.get("weight_mae", nan), window_level.get("weight_mae_baseline", nan),
+        physical.get("weight_mae_physical", nan), report["windows_per_task"].get("test"),
+    )  # fmt: skip
+    flat = {**scores, **{k: v for k, v in physical.items() if k.startswith("weight_")}}
+    flat = {k: v for k, v in flat.items() if v is not None}
+    mlflow_metrics = {k: {"value": float(v), "step": 0} for k, v in flat.items() if np.isfinite(float(v))}
+    return report, counts, mlflow_metrics

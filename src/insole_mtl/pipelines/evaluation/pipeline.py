@@ -3,6 +3,7 @@
 from kedro.pipeline import Pipeline, node
 
 from .nodes import (
+    compute_task_report,
     compute_test_metrics,
     plot_learning_curves,
     plot_test_confusion_matrix,
@@ -26,6 +27,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["test.predictions", "train.window_labels", "params:tasks"],
                 ["metrics", "mlflow_metrics"],
                 name="compute_test_metrics",
+            ),
+            node(
+                compute_task_report,
+                [
+                    "test.predictions", "metrics", "train.windows", "train.window_labels", "val.window_labels",
+                    "test.windows", "test.window_labels", "train_oversampled.window_labels",
+                    "params:channels", "params:tasks", "params:reports",
+                ],
+                ["task_report", "window_counts", "mlflow_task_metrics"],
+                name="compute_task_report",
             ),
             node(plot_test_confusion_matrix, ["metrics", "params:tasks"], "confusion_matrix_plot", name="plot_confusion_matrix"),
             node(plot_test_speed, ["test.predictions", "params:tasks"], "speed_predicted_vs_true_plot", name="plot_speed"),
