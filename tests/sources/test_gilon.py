@@ -198,3 +198,93 @@ def test_deterministic(cohort: RawCohort, tmp_path: Path) -> None:
         for kind in ("feature", "label"):
             name = gilon_file_name(split, kind)
             assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_each_window_is_one_recording_marked_as_given_window(release: Path) -> None:
+    from insole_mtl.sources.cohort import SOURCE_WINDOW
+
+    cohort, _ = read_gilon(release)
+    assert cohort.recording_index[SOURCE_WINDOW].tolist() == [160] * 5
+
+
+def test_windowing_160_40_reproduces_the_released_windows(cohort: RawCohort, release: Path) -> None:
+    """Ingest + windowing with the gilon env's settings give back exactly the released windows, once each."""
+    from insole_mtl.pipelines.ingest.nodes import prepare_recordings
+    from insole_mtl.signals.windows import make_windows
+
+    read, drops = read_gilon(release)
+    tasks = {
+        "activity": {"kind": "classification", "from": "recording", "column": "activity", "classes": list("abcdefg")},
+        "speed": {"kind": "regression", "from": "recording", "column": "speed_kmh", "experiments": list(range(1, 12))},
+        "weight": {"kind": "regression", "from": "subject", "column": "weight_kg", "experiments": [9, 10, 11]},
+    }
+    recordings, labels, subjects, report = prepare_recordings(
+        read.recordings, read.recording_index, read.subjects, drops, CH,
+        {"source_rate_hz": 40.0, "target_rate_hz": 40.0}, tasks, {"length": 160, "stride": 40},
+    )  # fmt: skip
+    assert subjects["given_split"].tolist() == ["train", "test"]
+    windows, window_labels, _ = make_windows(recordings, labels, CH, length=160, stride=40)
+    assert len(windows) == 5 and window_labels["start"].tolist() == [0] * 5
+    src = cohort.recordings
+    expected = {  # window -> (source recording, first sample)
+        "G0": ("a_EXP01", 0), "G1": ("a_EXP01", 40), "G2": ("a_EXP09", 0), "G3": ("007_EXP12", 0), "G4": ("007_EXP12", 40),
+    }  # fmt: skip
+    for k, window in enumerate(window_labels["recording"]):
+        name, start = expected[window]
+        block = src.loc[src["recording"] == name, CH].to_numpy()[start : start + 160]
+        np.testing.assert_array_equal(windows[k], block.T)
+    assert window_labels["activity"].tolist() == [0, 0, 2, 3, 3]
+    np.testing.assert_array_equal(window_labels["speed"], [0.0, 0.0, 7.0, np.nan, np.nan])
+    np.testing.assert_array_equal(window_labels["weight"], [np.nan, np.nan, 61.5, np.nan, np.nan])
+    # speed NaN on EXP12 is outside the speed experiments: masked by configuration, not reported as missing;
+    # the weight of subject 007 (EXP12) likewise; nothing was dropped
+    assert len(report) == 0
+
+
+@pytest.mark.parametrize(
+    ("sampling", "windowing", "message"),
+    [
+        ({"source_rate_hz": 40.0, "target_rate_hz": 40.0}, {"length": 80, "stride": 40}, "windowing.length = 80; set windowing.length: 160"),
+        ({"source_rate_hz": 40.0, "target_rate_hz": 20.0}, {"length": 160, "stride": 40}, "they cannot be resampled"),
+    ],
+)
+def test_ingest_refuses_to_recut_given_windows(release: Path, sampling: dict, windowing: dict, message: str) -> None:
+    from insole_mtl.pipelines.ingest.nodes import prepare_recordings
+
+    read, drops = read_gilon(release)
+    tasks = {"activity": {"kind": "classification", "from": "recording", "column": "activity", "classes": list("abcdefg")}}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        prepare_recordings(read.recordings, read.recording_index, read.subjects, drops, CH, sampling, tasks, windowing)
+
+
+def test_synthetic_fixture_and_cli(tmp_path: Path) -> None:
+    from insole_mtl.sources.gilon import main
+
+    main([str(tmp_path), "--subjects", "3", "--test", "1", "--seed", "2", "--duration-scale", "0.05"])
+    cohort, report = read_gilon(tmp_path)
+    assert len(report) == 0
+    assert cohort.subjects["given_split"].tolist() == ["train", "train", "test"]
+    assert sorted(cohort.recording_index["experiment"].unique()) == list(range(1, 17))
+    assert cohort.recordings.groupby("recording").size().eq(160).all()
+    labels = pd.read_csv(tmp_path / gilon_file_name("train", "label"))
+    assert list(labels.columns) == ["ID", "GLOBAL_ID", "EXP", "Weight", "SPEED", "ACTIVITY"]
+    with pytest.raises(ValueError, match=re.escape("n_test=3; expected 0 <= n_test < n_subjects=3")):
+        main([str(tmp_path / "x"), "--subjects", "3", "--test", "3"])
+
+
+def test_unknown_columns_in_both_files_are_reported_not_read(release: Path) -> None:
+    feature = release / gilon_file_name("test", "feature")
+    _rewrite(feature, lambda f: f.assign(battery="97"))
+    _rewrite(release / gilon_file_name("test", "label"), lambda f: f.assign(Height="170", Sex="F"))
+    cohort, report = read_gilon(release)
+    assert sorted(report["item"]) == sorted(
+        [f"{feature.name}:battery", "test_label_chunk40_window160_72users.csv:Height", "test_label_chunk40_window160_72users.csv:Sex"]
+    )
+    assert (report["stage"] == "columns").all() and "battery" not in cohort.recordings.columns
+
+
+def test_feature_value_missing_names_line_and_column(release: Path) -> None:
+    feature = release / gilon_file_name("test", "feature")
+    _rewrite(feature, lambda f: f.assign(z_L=list(f["z_L"][:-1]) + [""]))
+    with pytest.raises(ValueError, match=re.escape(f"{feature}: line 321, column 'z_L': expected a number, got nan")):
+        read_gilon(release)

@@ -160,3 +160,36 @@ def test_bad_arguments(folder: Path) -> None:
         read_recordings_folder(folder, CHANNELS, sampling_rate_hz=0)
     with pytest.raises(FileNotFoundError, match=re.escape("recordings folder: ")):
         read_recordings_folder(folder / "nowhere", CHANNELS)
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_writer_round_trip(tmp_path: Path, file_format: str) -> None:
+    from insole_mtl.sources.cohort import RawCohort
+    from insole_mtl.sources.recordings import write_recordings_folder
+
+    n = 5
+    recordings = pd.DataFrame(
+        {
+            "recording": ["r1"] * n + ["r2"] * 3,
+            "time_s": np.r_[np.arange(n) / 40.0, np.arange(3) / 40.0],
+            "x_R": np.arange(n + 3, dtype="float32"),
+            "fsr1_R": np.arange(n + 3, dtype="float32") * 2,
+        }
+    )
+    cohort = RawCohort(
+        recordings=recordings,
+        recording_index=pd.DataFrame({"recording": ["r1", "r2"], "subject": ["007", "a_b"], "experiment": [3, 12]}),
+        subjects=pd.DataFrame({"subject": ["007", "a_b"], "weight_kg": [61.0, np.nan], "sex": ["F", "M"]}),
+    )
+    root = write_recordings_folder(cohort, tmp_path / "lab", CHANNELS, file_format=file_format)
+    assert sorted(p.name for p in (root / "recordings").iterdir()) == [f"007_EXP03.{file_format}", f"a_b_EXP12.{file_format}"]
+    read, report = read_recordings_folder(root, CHANNELS)
+    assert len(report) == 0
+    assert read.recording_index.to_dict("list") == {
+        "recording": ["007_EXP03", "a_b_EXP12"], "subject": ["007", "a_b"], "experiment": [3, 12],
+    }  # fmt: skip
+    np.testing.assert_array_equal(read.recordings[CHANNELS].to_numpy(), recordings[CHANNELS].to_numpy())
+    np.testing.assert_allclose(read.recordings["time_s"], recordings["time_s"])
+    assert read.subjects["sex"].tolist() == ["F", "M"] and np.isnan(read.subjects["weight_kg"].iloc[1])
+    with pytest.raises(ValueError, match="file_format='xlsx'"):
+        write_recordings_folder(cohort, tmp_path / "x", CHANNELS, file_format="xlsx")

@@ -12,7 +12,8 @@ A task configuration says where a task's label comes from:
     Read ``column`` of the recording index; optional ``experiments`` filter as above.
 
 Optional keys for every task: ``classes`` (list of class names: the task is a classification
-and each value must be a class index ``0 <= v < len(classes)``), ``scale`` (float multiplier,
+and each value must be a class index ``0 <= v < len(classes)``; a text column may also hold the
+class names themselves, matched case- and space-insensitively, e.g. ``PD``/``Control``), ``scale`` (float multiplier,
 e.g. 3.6 for m/s to km/h) and ``unit`` (str, documentation only). The ``activity`` task is
 required and must be a classification: a recording without an activity label is excluded and
 counted in the drop report; missing regression labels only mask the task (also reported).
@@ -131,13 +132,43 @@ def _task_values(
             raise ValueError(f"tasks.{task}: column {column!r} not in raw_recording_index; present: {list(index.columns)}")
         raw = index[column]
         table_name = "raw_recording_index"
-    try:
-        values = pd.to_numeric(raw, errors="raise").to_numpy(dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"tasks.{task}: column {column!r} of {table_name} is not numeric (dtype {raw.dtype})") from None
+    if cfg.get("classes") and not pd.api.types.is_numeric_dtype(raw.dtype):
+        values = _class_indices(raw, list(cfg["classes"]), task, column, table_name, index)
+    else:
+        try:
+            values = pd.to_numeric(raw, errors="raise").to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"tasks.{task}: column {column!r} of {table_name} is not numeric (dtype {raw.dtype})") from None
     allowed = _experiment_filter(cfg, task)
     applies = np.ones(len(index), dtype=bool) if allowed is None else np.isin(experiments, sorted(allowed))
     return np.where(applies, values, np.nan), applies
+
+
+def _class_key(text: object) -> str:
+    return "".join(str(text).lower().split())
+
+
+def _class_indices(
+    raw: pd.Series, classes: list[str], task: str, column: str, table_name: str, index: pd.DataFrame
+) -> np.ndarray:
+    """Text labels -> class index: a class name (case/space-insensitive) or a number; empty/NaN -> NaN."""
+    lookup = {_class_key(name): float(i) for i, name in enumerate(classes)}
+    out = np.full(len(raw), np.nan)
+    for i, value in enumerate(raw.to_numpy(dtype=object)):
+        if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
+            continue
+        key = _class_key(value)
+        if key in lookup:
+            out[i] = lookup[key]
+            continue
+        try:
+            out[i] = float(str(value))
+        except ValueError:
+            raise ValueError(
+                f"tasks.{task}: column {column!r} of {table_name} has {value!r} for recording "
+                f"{index[schema.RECORDING].iloc[i]!r}; expected a class name of {classes} or a class index"
+            ) from None
+    return out
 
 
 def _check_classes(task: str, cfg: Mapping[str, Any], values: np.ndarray, recordings: np.ndarray) -> None:

@@ -12,6 +12,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+# Optional ``recording_index`` column of a source whose recordings are already-cut windows (the
+# GILON release): every recording is one window of this many samples at the source rate. The
+# ingest stage then requires ``windowing.length`` to equal it, so the windowing stage passes each
+# given window through unchanged (one window per recording) instead of re-cutting it.
+SOURCE_WINDOW = "source_window_samples"
+
 
 @dataclass(frozen=True)
 class RawCohort:

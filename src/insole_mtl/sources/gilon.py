@@ -19,7 +19,11 @@ spaces free). ``ID`` is kept as text (``007`` stays ``007``).
 
 The windows are already cut, so each one becomes its own 160-sample recording
 ``G<GLOBAL_ID>`` (time 0 … 3.975 s): the windowing stage (160 samples, stride 40) then yields
-exactly that window. The release's train/test assignment is kept in ``given_split``.
+exactly that window. The index column ``source_window_samples`` (= 160) tells the ingest stage
+that these recordings are given windows: it then refuses a ``windowing.length`` other than 160
+or a resampling, so the windows enter the windowing stage as released (one window each, never
+re-cut). The release's train/test assignment is kept in ``given_split``; the split stage keeps
+it and builds the subject folds from the train subjects only.
 
 ``write_gilon_fixture`` emits the same four files from any :class:`RawCohort` with the paper's
 channels at 40 Hz (e.g. the synthetic one), so the reader can be tried without the gated data.
@@ -44,7 +48,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from insole_mtl.schema import EXPERIMENT, GIVEN_SPLIT, PAPER_CHANNELS, RECORDING, SUBJECT, TIME
-from insole_mtl.sources.cohort import RawCohort
+from insole_mtl.sources.cohort import SOURCE_WINDOW, RawCohort
 from insole_mtl.sources.recordings import drop_report_frame, log_drop_report
 
 logger = logging.getLogger(__name__)
@@ -210,6 +214,7 @@ def _read_split(root: Path, split: str, drops: list[tuple[str, str, str, int]]) 
             "activity": _parse_codes(labels["ACTIVITY"], _parse_activity, label_path, "ACTIVITY", "a Table I class id 0-6 or name").astype("int64")[at],
             "weight_kg": _numeric(labels, "Weight", label_path, allow_nan=True)[at],
             "global_id": pd.Series(order_ids, dtype=str),
+            SOURCE_WINDOW: np.full(len(order_ids), GILON_WINDOW, dtype="int64"),
         }
     )
     channel_values = {c: _numeric(features, c, feature_path, allow_nan=False) for c in PAPER_CHANNELS}
@@ -240,7 +245,8 @@ def read_gilon(root: Path) -> tuple[RawCohort, pd.DataFrame]:
         ``PAPER_CHANNELS`` (float32), train windows then test windows in file order.
         ``cohort.recording_index``: ``recording, subject`` (str(ID)), ``experiment`` (int64),
         ``given_split`` (``train``/``test``), ``speed_kmh`` (float64, SPEED as released),
-        ``activity`` (int64, ACTIVITY as released), ``weight_kg`` (float64), ``global_id`` (str).
+        ``activity`` (int64, ACTIVITY as released), ``global_id`` (str), ``source_window_samples``
+        (int64, 160: each recording is one given window).
         ``cohort.subjects``: ``subject, weight_kg`` (float64), ``given_split``.
         ``drop_report``: ignored columns (stage ``columns``); nothing else is ever skipped —
         every inconsistency is an error.
@@ -390,3 +396,47 @@ def write_gilon_fixture(
         label_frame.to_csv(paths[f"{split}_label"], index=False)
     logger.info("write_gilon_fixture: %d windows written to %s", global_id, out_dir)
     return paths
+
+
+def synthetic_gilon_fixture(
+    out_dir: Path, n_subjects: int = 8, n_test: int = 2, seed: int = 0, duration_scale: float = 0.1
+) -> dict[str, Path]:
+    """Generate the synthetic cohort and write it as a GILON release (the exact public schema).
+
+    Args:
+        out_dir: Output folder for the four CSVs.
+        n_subjects: Subjects of the synthetic cohort (all 16 experiments each).
+        n_test: The last ``n_test`` subjects (by id) go to the test files.
+        seed: Seed of the synthetic cohort.
+        duration_scale: Duration multiplier of every experiment (never below 4 s = one window).
+
+    Returns:
+        The four paths (see :func:`write_gilon_fixture`).
+    """
+    from insole_mtl.sources.synthetic import SyntheticCohortConfig, generate_cohort  # heavy: only when asked
+
+    if not 0 <= n_test < n_subjects:
+        raise ValueError(f"synthetic_gilon_fixture: n_test={n_test}; expected 0 <= n_test < n_subjects={n_subjects}")
+    cohort = generate_cohort(SyntheticCohortConfig(n_subjects=n_subjects, seed=seed, duration_scale=duration_scale))
+    subjects = sorted(cohort.subjects[SUBJECT])
+    return write_gilon_fixture(cohort, set(subjects[n_subjects - n_test :]), out_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m insole_mtl.sources.gilon OUT_DIR [--subjects N] [--test N] [--seed S] [--duration-scale X]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a synthetic GILON release (four CSVs) to OUT_DIR.")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--subjects", type=int, default=8)
+    parser.add_argument("--test", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--duration-scale", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    paths = synthetic_gilon_fixture(args.out_dir, args.subjects, args.test, args.seed, args.duration_scale)
+    for path in paths.values():
+        print(path)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

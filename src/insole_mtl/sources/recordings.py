@@ -277,3 +277,54 @@ def _long_frame(names: list[str], times: list[np.ndarray], blocks: list[np.ndarr
     for j, channel in enumerate(channels):
         data[channel] = stacked[:, j].astype("float32")
     return pd.DataFrame(data)
+
+
+def write_recordings_folder(
+    cohort: RawCohort,
+    out_dir: Path,
+    channels: Sequence[str],
+    file_format: str = "csv",
+    time_column: str | None = "time_s",
+) -> Path:
+    """Write a :class:`RawCohort` in the recordings-folder format (the inverse of :func:`read_recordings_folder`).
+
+    Args:
+        cohort: Cohort whose ``recording_index`` has ``recording, subject, experiment``.
+        out_dir: Folder to create (``subjects.csv`` and ``recordings/<subject>_EXP<NN>.<ext>``).
+        channels: Channel columns to write, in this order.
+        file_format: ``csv`` or ``parquet``.
+        time_column: Name of the written time column; None writes no time column.
+
+    Returns:
+        ``out_dir``.
+
+    Raises:
+        ValueError: unknown format, missing channel, or a recording whose subject/experiment
+            cannot be written as ``<subject>_EXP<NN>``.
+    """
+    if file_format not in ("csv", "parquet"):
+        raise ValueError(f"write_recordings_folder: file_format={file_format!r}; expected 'csv' or 'parquet'")
+    channels = list(channels)
+    missing = [c for c in (RECORDING, TIME, *channels) if c not in cohort.recordings.columns]
+    if missing:
+        raise ValueError(f"write_recordings_folder: cohort.recordings misses column(s) {missing}")
+    out_dir = Path(out_dir)
+    folder = out_dir / RECORDINGS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    cohort.subjects.to_csv(out_dir / SUBJECTS_FILE, index=False)
+    groups = cohort.recordings.groupby(RECORDING, sort=False).indices
+    for row in cohort.recording_index.itertuples(index=False):
+        name = f"{getattr(row, SUBJECT)}_EXP{int(getattr(row, EXPERIMENT)):02d}"
+        rows = groups.get(getattr(row, RECORDING))
+        if rows is None:
+            continue
+        frame = cohort.recordings.iloc[rows][[TIME, *channels]].reset_index(drop=True)
+        if time_column is None:
+            frame = frame.drop(columns=[TIME])
+        elif time_column != TIME:
+            frame = frame.rename(columns={TIME: time_column})
+        if file_format == "csv":
+            frame.to_csv(folder / f"{name}.csv", index=False)
+        else:
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+    return out_dir
