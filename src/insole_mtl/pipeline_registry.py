@@ -6,9 +6,12 @@ evaluation -> benchmark. Each stage is also registered on its own (``kedro run -
 
 from __future__ import annotations
 
+import logging
+
 from kedro.pipeline import Pipeline
 
 from insole_mtl.pipelines import benchmark, encoding, evaluation, ingest, oversampling, split, training, windowing
+from insole_mtl.pipelines import protocol
 
 STAGES = {
     "ingest": ingest,
@@ -27,4 +30,10 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {name: module.pipeline.create_pipeline() for name, module in STAGES.items()}
     pipelines["insole_mtl"] = sum(pipelines.values(), Pipeline([]))
     pipelines["__default__"] = pipelines["insole_mtl"]
+    # The paper protocol (ingest + one namespaced template per fold and per run; its size comes from the
+    # environment's protocol parameters). A broken protocol configuration must not break the other pipelines.
+    try:
+        pipelines["insole_mtl_protocol"] = pipelines["ingest"] + protocol.pipeline.create_pipeline()
+    except Exception as error:  # noqa: BLE001 - reported, and `kedro run --pipeline=insole_mtl_protocol` then says it is missing
+        logging.getLogger(__name__).warning("insole_mtl_protocol not registered: %s: %s", type(error).__name__, error)
     return pipelines

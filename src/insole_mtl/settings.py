@@ -2,6 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
+from insole_mtl.hooks import ProtocolDesignHook, ProtocolMlflowHook
+
+HOOKS = (ProtocolDesignHook(), ProtocolMlflowHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

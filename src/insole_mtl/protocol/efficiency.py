@@ -69,18 +69,22 @@ def cuda_peak_training_mb(model: nn.Module, example: torch.Tensor, batch_size: i
     if not torch.cuda.is_available():
         return None
     device = torch.device("cuda")
-    probe = copy.deepcopy(model).to(device).train()
-    batch = example.to(device).expand(batch_size, *example.shape[1:]).contiguous()
-    torch.cuda.synchronize(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    outputs = probe(batch)
-    loss = sum(value.float().sum() for value in outputs.values())
-    loss.backward()
-    torch.cuda.synchronize(device)
-    peak = torch.cuda.max_memory_allocated(device) / 2**20
-    del probe, batch, outputs, loss
-    torch.cuda.empty_cache()
-    return float(peak)
+    try:
+        probe = copy.deepcopy(model).to(device).train()
+        batch = example.to(device).expand(batch_size, *example.shape[1:]).contiguous()
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        outputs = probe(batch)
+        loss = sum(value.float().sum() for value in outputs.values())
+        loss.backward()
+        torch.cuda.synchronize(device)
+        return float(torch.cuda.max_memory_allocated(device) / 2**20)
+    except torch.cuda.OutOfMemoryError:
+        logger.warning("one fp32 training step at batch %d does not fit on the GPU: peak memory not measured", batch_size)
+        return None
+    finally:
+        probe = batch = outputs = loss = None  # noqa: F841 - release before emptying the cache
+        torch.cuda.empty_cache()
 
 
 def model_efficiency(model: nn.Module, example: torch.Tensor, options: Mapping[str, Any]) -> dict[str, float | None]:

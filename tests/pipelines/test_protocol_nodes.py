@@ -1,0 +1,104 @@
+"""Protocol nodes: run configuration, the raw-window model adapter, run summaries and their collection."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from insole_mtl.models.registry import TaskSpec, build_model
+from insole_mtl.pipelines.protocol.nodes import (
+    attach_input_scaling,
+    build_tables,
+    collect_runs,
+    configure_run,
+    predict_windows,
+    render_tables,
+    summarise_run,
+)
+from insole_mtl.protocol.design import RunKey
+from insole_mtl.training.data import StandardiseChannels, TaskArrays
+from insole_mtl.training.engine import TrainConfig, train_model
+from insole_mtl.training.weighting import build_weighting
+
+TASKS_PARAMS = {"activity": {"kind": "classification", "classes": ["a", "b"]}, "speed": {"kind": "regression"}}
+SPECS = [TaskSpec("activity", "classification", 2), TaskSpec("speed", "regression", 1)]
+
+
+def test_configure_run_resolves_stage_override_and_variant():
+    model, weighting, training, evaluation, info = configure_run(
+        {"label": "ST", "model": {"name": "gru", "tasks": ["speed"]}, "training": {"optimizer": "adam"}},
+        2,
+        7,
+        {"training": {"max_epochs": 1}, "evaluation": {"device": "cpu"}},
+        {"name": "mobilenetv2", "options": {"bottlenecks": 4}, "tasks": None},
+        {"method": "uncertainty"},
+        {"optimizer": "adamw", "max_epochs": 300, "seed": 42},
+        {"batch_size": 256},
+        TASKS_PARAMS,
+    )
+    assert model == {"name": "gru", "options": {}, "tasks": ["speed"]}
+    assert weighting == {"method": "uncertainty", "options": {}}
+    assert training == {"optimizer": "adam", "max_epochs": 1, "seed": 7}
+    assert evaluation == {"batch_size": 256, "device": "cpu"}
+    assert info["fold"] == 2 and info["seed"] == 7 and info["tags"]["tasks"] == "speed" and info["tags"]["mtl"] == "false"
+    all_tasks = configure_run({}, 0, 0, {}, {"name": "lstm", "tasks": None}, {"method": "uniform"}, {}, {}, TASKS_PARAMS)[0]
+    assert all_tasks["tasks"] == ["activity", "speed"]
+
+
+def test_raw_window_model_predicts_with_its_training_standardisation():
+    rng = np.random.default_rng(0)
+    windows = (rng.normal(size=(40, 3, 12)) * np.array([1.0, 100.0, 5.0])[None, :, None] + 300.0).astype(np.float32)
+    targets = {"activity": rng.integers(0, 2, 40), "speed": rng.normal(5.0, 1.0, 40)}
+    torch.manual_seed(0)
+    model = build_model("gru", 3, SPECS, hidden_size=8, num_layers=1)
+    config = TrainConfig(max_epochs=1, batch_size=8, max_train_batches_per_epoch=1, device="cpu", precision="fp32")
+    result = train_model(model, build_weighting("uniform", SPECS), TaskArrays(windows, targets), TaskArrays(windows, targets), SPECS, config)
+    model.load_state_dict(result.best_state)
+    expected = model.predict(result.input_transform(torch.from_numpy(windows)))["speed"].detach().numpy()  # as trained
+
+    fixed = attach_input_scaling(model, windows)
+    scaling = StandardiseChannels.fit(windows)
+    assert torch.allclose(fixed.input_loc, torch.as_tensor(scaling.mean, dtype=torch.float32))
+    predictions = predict_windows(fixed, windows, pd.DataFrame({"speed": targets["speed"]}), {"device": "cpu", "batch_size": 16})
+    np.testing.assert_allclose(predictions["pred_speed"].to_numpy(), expected, rtol=1e-4, atol=1e-4)
+    assert set(predictions.columns) == {"speed", "pred_activity", "pred_speed"}
+    # idempotent: a model that already carries its scaling is left alone
+    assert torch.equal(attach_input_scaling(fixed, windows * 2).input_scale, fixed.input_scale)
+    mobilenet = build_model("mobilenetv2", 3, SPECS)
+    assert attach_input_scaling(mobilenet, windows) is mobilenet
+
+
+def _summary(acc):
+    history = pd.DataFrame(
+        {"epoch": [1, 2, 3], "val_loss": [2.0, 1.0, 1.5], "epoch_seconds": [1.0, 2.0, 3.0], "train_loss": [1.0, np.nan, 0.5]}
+    )
+    info = {"fold": 0, "seed": 1, "variant": {"label": "M"}, "tags": {"label": "M", "tasks": "activity+speed", "model": "m"}}
+    metrics = {"activity_accuracy": acc, "speed_mae": 0.5, "activity_confusion_matrix": [[1, 0], [0, 1]], "n_activity": 4}
+    return summarise_run(info, {"name": "m"}, {"method": "uniform"}, {"seed": 1}, metrics, history, {"params": 10.0, "macs": None})
+
+
+def test_summarise_run_is_json_ready():
+    result = _summary(0.75)
+    assert result["training"] == {"best_epoch": 2, "stopped_epoch": 3, "train_seconds": 6.0}
+    assert result["metrics"] == {"activity_accuracy": 0.75, "speed_mae": 0.5, "n_activity": 4.0}
+    assert result["confusion_matrix"] == [[1, 0], [0, 1]]
+    assert result["history"][1]["train_loss"] is None  # NaN -> null
+    assert result["config"]["loss_weighting"] == {"method": "uniform"}
+
+
+def test_collect_runs_and_tables_render():
+    keys = [RunKey("m", "fold_0", 0, "seed_0", 1), RunKey("m", "fold_1", 1, "seed_0", 1)]
+    runs = collect_runs(keys, _summary(0.5), _summary(1.0))
+    assert list(runs["run"]) == ["m.fold_0.seed_0", "m.fold_1.seed_0"]
+    tables = build_tables(runs, {"IV": {"rows": {"uncertainty": {"label": "uncertainty", "variants": ["m"]}}}})
+    assert set(tables) == {"III", "IV", "V", "VI", "A", "extras", "complexity"}
+    assert tables["IV"].iloc[0]["activity_accuracy_pct_mean"] == pytest.approx(75.0)
+    markdown = render_tables(tables, runs)
+    assert "2 runs: 1 variants x 1 validation folds" not in markdown and "2 validation folds (fold_0, fold_1)" in markdown
+    assert "| uncertainty | 75.0 (35.4) | 97.2 |" in markdown
+    with pytest.raises(ValueError, match=re.escape("1 run results for 2 runs")):
+        collect_runs(keys, _summary(0.5))
+    with pytest.raises(ValueError, match=re.escape("protocol_tables: unknown table(s) ['VII']")):
+        build_tables(runs, {"VII": {}})
