@@ -12,6 +12,7 @@ from insole_mtl.pipelines.protocol.nodes import (
     attach_input_scaling,
     build_tables,
     collect_runs,
+    configure_protocol,
     configure_run,
     predict_windows,
     render_tables,
@@ -26,25 +27,28 @@ TASKS_PARAMS = {"activity": {"kind": "classification", "classes": ["a", "b"]}, "
 SPECS = [TaskSpec("activity", "classification", 2), TaskSpec("speed", "regression", 1)]
 
 
-def test_configure_run_resolves_stage_override_and_variant():
-    model, weighting, training, evaluation, info = configure_run(
-        {"label": "ST", "model": {"name": "gru", "tasks": ["speed"]}, "training": {"optimizer": "adam"}},
-        2,
-        7,
-        {"training": {"max_epochs": 1}, "evaluation": {"device": "cpu"}},
+def test_configure_protocol_then_run_resolve_stage_override_and_variant():
+    defaults, evaluation, tasks, channels = configure_protocol(
         {"name": "mobilenetv2", "options": {"bottlenecks": 4}, "tasks": None},
         {"method": "uncertainty"},
         {"optimizer": "adamw", "max_epochs": 300, "seed": 42},
         {"batch_size": 256},
         TASKS_PARAMS,
+        ["a", "b"],
+        {"training": {"max_epochs": 1}, "evaluation": {"device": "cpu"}},
+    )
+    assert evaluation == {"batch_size": 256, "device": "cpu"} and tasks == TASKS_PARAMS and channels == ["a", "b"]
+    model, weighting, training, run_evaluation, info = configure_run(
+        {"label": "ST", "model": {"name": "gru", "tasks": ["speed"]}, "training": {"optimizer": "adam"}}, 2, 7, defaults
     )
     assert model == {"name": "gru", "options": {}, "tasks": ["speed"]}
     assert weighting == {"method": "uncertainty", "options": {}}
     assert training == {"optimizer": "adam", "max_epochs": 1, "seed": 7}
-    assert evaluation == {"batch_size": 256, "device": "cpu"}
+    assert run_evaluation == evaluation
     assert info["fold"] == 2 and info["seed"] == 7 and info["tags"]["tasks"] == "speed" and info["tags"]["mtl"] == "false"
-    all_tasks = configure_run({}, 0, 0, {}, {"name": "lstm", "tasks": None}, {"method": "uniform"}, {}, {}, TASKS_PARAMS)[0]
-    assert all_tasks["tasks"] == ["activity", "speed"]
+    all_tasks = configure_run({"model": {"name": "lstm"}}, 0, 0, defaults)[0]
+    assert all_tasks == {"name": "lstm", "options": {}, "tasks": ["activity", "speed"]}
+    assert defaults["training"]["seed"] == 42  # the run's seed never leaks into the defaults
 
 
 def test_raw_window_model_predicts_with_its_training_standardisation():

@@ -46,7 +46,7 @@ def test_one_namespace_per_fold_and_per_run(pipeline):
     runs = sorted(ns for ns in namespaces if parse_run_namespace(ns))
     assert runs == sorted(f"protocol.{v}.{f}.{s}" for v in ("mtl", "lstm") for f in ("fold_0", "fold_3") for s in ("seed_0", "seed_1"))
     assert {"protocol", "protocol.fold_0", "protocol.fold_3", "protocol.test"} <= namespaces
-    assert len(pipeline.nodes) == 2 + 2 * len(fold_template().nodes) + 1 + 8 * len(run_template().nodes) + 9
+    assert len(pipeline.nodes) == 3 + 2 * len(fold_template().nodes) + 1 + 8 * len(run_template().nodes) + 8
 
 
 def test_every_run_reuses_the_template_and_the_stage_node_functions(pipeline):
@@ -61,9 +61,12 @@ def test_every_run_reuses_the_template_and_the_stage_node_functions(pipeline):
 
 def test_run_identity_enters_through_the_parameter_mapping(pipeline):
     configure = next(n for n in pipeline.nodes if n.name == "protocol.lstm.fold_3.seed_1.configure_run")
-    assert configure.inputs[:4] == [
-        "params:protocol_variants.lstm", "params:protocol.folds.fold_3", "params:protocol.seeds.seed_1", "params:protocol.overrides",
+    assert configure.inputs == [
+        "params:protocol_variants.lstm", "params:protocol.folds.fold_3", "params:protocol.seeds.seed_1", "protocol.run_defaults",
     ]  # fmt: skip
+    # the stage parameters are read once for the whole protocol, not once per run
+    readers = [n.name for n in pipeline.nodes if "params:training" in n.inputs or "params:tasks" in n.inputs]
+    assert readers == ["protocol.configure_protocol"]
     split = next(n for n in pipeline.nodes if n.name == "protocol.fold_3.configure_split")
     assert split.inputs == ["params:split", "params:protocol.overrides", "params:protocol.folds.fold_3"]
 

@@ -39,7 +39,10 @@ EXTRAS: tuple[str, ...] = ("adam_vs_adamw", "ema_self_distillation", "lion")
 OVERRIDABLE: tuple[str, ...] = ("windowing", "split", "oversampling", "training", "evaluation")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: Names used by the protocol's own datasets and namespaces (``protocol.test.*``, ``protocol.reports.*``...).
-RESERVED: frozenset[str] = frozenset({"test", "reports", "windows", "window_labels", "windowing", "drop_report", "evaluation", "summary_metrics", "test_embedding"})
+RESERVED: frozenset[str] = frozenset(
+    {"test", "reports", "windows", "window_labels", "windowing", "drop_report", "evaluation", "summary_metrics", "test_embedding",
+     "run_defaults", "tasks", "channels"}
+)  # fmt: skip
 _VARIANT_KEYS = {"label", "model", "loss_weighting", "training", "extra"}
 
 

@@ -56,11 +56,6 @@ def protocol_windowing(windowing: Mapping[str, Any], overrides: Mapping[str, Any
     return stage_parameters(windowing, overrides, "windowing")
 
 
-def protocol_evaluation(evaluation: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``params:evaluation`` with ``protocol.overrides.evaluation`` applied."""
-    return stage_parameters(evaluation, overrides, "evaluation")
-
-
 def fold_split(split: Mapping[str, Any], overrides: Mapping[str, Any], val_fold: int) -> dict[str, Any]:
     """The split of one fold: ``params:split`` + ``protocol.overrides.split``, ``val_fold`` set, test set fixed."""
     return fold_split_parameters(split, overrides, val_fold)
@@ -71,36 +66,59 @@ def fold_oversampling(oversampling: Mapping[str, Any], overrides: Mapping[str, A
     return stage_parameters(oversampling, overrides, "oversampling")
 
 
-def configure_run(
-    variant: Mapping[str, Any],
-    fold: int,
-    seed: int,
-    overrides: Mapping[str, Any],
+def configure_protocol(
     model: Mapping[str, Any],
     loss_weighting: Mapping[str, Any],
     training: Mapping[str, Any],
     evaluation: Mapping[str, Any],
     tasks: Mapping[str, Any],
+    channels: Sequence[str],
+    overrides: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[str]]:
+    """The configuration every run starts from, resolved once: stage parameters + ``protocol.overrides``.
+
+    Every run reads these datasets instead of the ``params:`` themselves, so the parameters are logged
+    to the protocol's MLflow run once (kedro-mlflow logs a node's ``params:`` inputs), not once per run.
+
+    Returns:
+        ``run_defaults`` (``model``, ``loss_weighting``, ``training``, ``evaluation``, ``task_names``),
+        ``evaluation`` (for the analyses), ``tasks`` and ``channels`` (as given).
+    """
+    defaults = {
+        "model": dict(model),
+        "loss_weighting": dict(loss_weighting),
+        "training": stage_parameters(training, overrides, "training"),
+        "evaluation": stage_parameters(evaluation, overrides, "evaluation"),
+        "task_names": list(tasks),
+    }
+    return defaults, dict(defaults["evaluation"]), dict(tasks), list(channels)
+
+
+def configure_run(
+    variant: Mapping[str, Any], fold: int, seed: int, defaults: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Resolve one run's parameters: stage parameters -> protocol overrides -> variant; the run's seed.
+    """Resolve one run's parameters: the protocol's defaults -> the variant; the run's seed.
+
+    Args:
+        variant: the run's ``protocol_variants`` entry; fold: its validation fold; seed: its training seed.
+        defaults: :func:`configure_protocol`'s ``run_defaults``.
 
     Returns:
         ``model``, ``loss_weighting``, ``training``, ``evaluation`` parameter dicts for the stage nodes,
         and ``run_info`` (``fold``, ``seed``, the variant's own entry and descriptive ``tags``).
     """
-    model_config = resolve_model(model, variant)
+    model_config = resolve_model(defaults["model"], variant)
     if model_config["tasks"] is None:
-        model_config["tasks"] = list(tasks)
-    weighting_config = resolve_loss_weighting(loss_weighting, variant)
-    training_config = resolve_training(training, overrides, variant, seed)
-    evaluation_config = stage_parameters(evaluation, overrides, "evaluation")
+        model_config["tasks"] = list(defaults["task_names"])
+    weighting_config = resolve_loss_weighting(defaults["loss_weighting"], variant)
+    training_config = resolve_training(defaults["training"], None, variant, seed)
     run_info = {
         "fold": int(fold),
         "seed": int(seed),
         "variant": dict(variant),
         "tags": run_tags(variant, model_config, weighting_config, training_config),
     }
-    return model_config, weighting_config, training_config, evaluation_config, run_info
+    return model_config, weighting_config, training_config, dict(defaults["evaluation"]), run_info
 
 
 # ------------------------------------------------------------------------------------------------

@@ -62,14 +62,20 @@ def parse_run_namespace(namespace: str | None) -> tuple[str, str, str] | None:
 # ------------------------------------------------------------------------------------------------
 # Templates
 # ------------------------------------------------------------------------------------------------
-def windows_pipeline() -> Pipeline:
-    """The protocol's windows: the windowing stage node with ``protocol.overrides.windowing``."""
+def shared_pipeline() -> Pipeline:
+    """The protocol-wide configuration and windows (the windowing stage node with ``protocol.overrides.windowing``)."""
     template = Pipeline(
         [
+            node(
+                nodes.configure_protocol,
+                ["params:model", "params:loss_weighting", "params:training", "params:evaluation", "params:tasks", "params:channels", "params:overrides"],
+                ["run_defaults", "evaluation", "tasks", "channels"],
+                name="configure_protocol",
+            ),
             node(nodes.protocol_windowing, ["params:windowing", "params:overrides"], "windowing", name="configure_windowing"),
             node(
                 window_recordings,
-                ["recordings", "recording_labels", "ingest_drop_report", "params:channels", "windowing"],
+                ["recordings", "recording_labels", "ingest_drop_report", "channels", "windowing"],
                 ["windows", "window_labels", "drop_report"],
                 name="window_recordings",
             ),
@@ -79,7 +85,10 @@ def windows_pipeline() -> Pipeline:
         template,
         namespace=NAMESPACE,
         inputs={"recordings", "recording_labels", "ingest_drop_report"},
-        parameters={"params:windowing": "params:windowing", "params:overrides": "params:protocol.overrides", "params:channels": "params:channels"},
+        parameters={
+            **{f"params:{name}": f"params:{name}" for name in ("model", "loss_weighting", "training", "evaluation", "tasks", "channels", "windowing")},
+            "params:overrides": "params:protocol.overrides",
+        },
     )
 
 
@@ -114,10 +123,7 @@ def run_template() -> Pipeline:
         [
             node(
                 nodes.configure_run,
-                [
-                    "params:variant", "params:fold", "params:seed", "params:overrides", "params:model",
-                    "params:loss_weighting", "params:training", "params:evaluation", "params:tasks",
-                ],
+                ["params:variant", "params:fold", "params:seed", "run_defaults"],
                 ["model_config", "loss_weighting_config", "training_config", "evaluation_config", "run_info"],
                 name="configure_run",
             ),
@@ -125,14 +131,14 @@ def run_template() -> Pipeline:
                 train_multitask_model,
                 [
                     "train_inputs", "train_labels", "val_inputs", "val_labels",
-                    "params:channels", "params:tasks", "model_config", "loss_weighting_config", "training_config",
+                    "channels", "tasks", "model_config", "loss_weighting_config", "training_config",
                 ],
                 ["fitted_model", "mlflow_model", "training_history", "training_curves"],
                 name="train_model",
             ),
             node(nodes.attach_input_scaling, ["fitted_model", "train_inputs"], "trained_model", name="attach_input_scaling"),
             node(nodes.predict_windows, ["trained_model", "test_inputs", "test_labels", "evaluation_config"], "test_predictions", name="predict_test_windows"),
-            node(compute_test_metrics, ["test_predictions", "baseline_labels", "params:tasks"], ["metrics", "mlflow_metrics"], name="compute_test_metrics"),
+            node(compute_test_metrics, ["test_predictions", "baseline_labels", "tasks"], ["metrics", "mlflow_metrics"], name="compute_test_metrics"),
             node(nodes.measure_run_efficiency, ["trained_model", "test_inputs", "params:efficiency"], "efficiency", name="measure_efficiency"),
             node(
                 nodes.summarise_run,
@@ -183,14 +189,15 @@ def run_pipeline(run: RunKey, input_kind: str) -> Pipeline:
             "baseline_labels": f"{fold}.train.window_labels",
             "test_inputs": test_inputs,
             "test_labels": f"{TEST}.window_labels",
+            "run_defaults": f"{NAMESPACE}.run_defaults",
+            "tasks": f"{NAMESPACE}.tasks",
+            "channels": f"{NAMESPACE}.channels",
         },
         parameters={
             "params:variant": f"params:protocol_variants.{run.variant}",
             "params:fold": f"params:protocol.folds.{run.fold_key}",
             "params:seed": f"params:protocol.seeds.{run.seed_key}",
-            "params:overrides": "params:protocol.overrides",
             "params:efficiency": "params:protocol.efficiency",
-            **{f"params:{name}": f"params:{name}" for name in ("model", "loss_weighting", "training", "evaluation", "tasks", "channels")},
         },
     )
 
@@ -236,7 +243,7 @@ def reports_pipeline(design: ProtocolDesign) -> Pipeline:
         ),
         node(
             nodes.fsr3_by_weight,
-            [f"{NAMESPACE}.windows", f"{NAMESPACE}.window_labels", "subjects", "params:channels", "params:protocol_analysis"],
+            [f"{NAMESPACE}.windows", f"{NAMESPACE}.window_labels", "subjects", f"{NAMESPACE}.channels", "params:protocol_analysis"],
             [f"{REPORTS}.fsr3_summary", f"{REPORTS}.fsr3_boxplots"],
             name="fsr3_by_weight",
             namespace=NAMESPACE,
@@ -245,7 +252,7 @@ def reports_pipeline(design: ProtocolDesign) -> Pipeline:
             nodes.weight_random_forests,
             [
                 f"{NAMESPACE}.windows", f"{NAMESPACE}.window_labels", f"{fold_namespace(design.folds[0][0])}.subject_split",
-                "params:channels", "params:protocol_analysis",
+                f"{NAMESPACE}.channels", "params:protocol_analysis",
             ],
             [f"{REPORTS}.forest_importances", f"{REPORTS}.forest_scores", f"{REPORTS}.forest_importances_figure"],
             name="weight_random_forests",
@@ -258,13 +265,6 @@ def reports_pipeline(design: ProtocolDesign) -> Pipeline:
         model = f"{run_namespace(reference)}.trained_model"
         pipes += [
             node(
-                nodes.protocol_evaluation,
-                ["params:evaluation", "params:protocol.overrides"],
-                f"{NAMESPACE}.evaluation",
-                name="configure_evaluation",
-                namespace=NAMESPACE,
-            ),
-            node(
                 nodes.embed_windows,
                 [model, inputs, f"{NAMESPACE}.evaluation"],
                 f"{NAMESPACE}.test_embedding",
@@ -273,7 +273,7 @@ def reports_pipeline(design: ProtocolDesign) -> Pipeline:
             ),
             node(
                 nodes.plot_embedding_tsne,
-                [f"{NAMESPACE}.test_embedding", f"{TEST}.window_labels", "params:tasks", "params:protocol_analysis"],
+                [f"{NAMESPACE}.test_embedding", f"{TEST}.window_labels", f"{NAMESPACE}.tasks", "params:protocol_analysis"],
                 [f"{REPORTS}.tsne_figure", f"{REPORTS}.tsne_coordinates"],
                 name="plot_embedding_tsne",
                 namespace=NAMESPACE,
@@ -300,7 +300,7 @@ def build_protocol_pipeline(design: ProtocolDesign) -> Pipeline:
         [node(encode_windows, [f"{TEST}.windows", "params:recurrence"], f"{TEST}.recurrence_plots", name="encode_recurrence_plots", namespace=TEST)]
     )
     runs = [run_pipeline(run, design.input_kind(run.variant)) for run in design.runs]
-    return Pipeline([windows_pipeline(), *folds, test_encoding, *runs, reports_pipeline(design)], tags=["protocol"])
+    return Pipeline([shared_pipeline(), *folds, test_encoding, *runs, reports_pipeline(design)], tags=["protocol"])
 
 
 def create_pipeline(design: ProtocolDesign | None = None, **kwargs) -> Pipeline:
