@@ -22,6 +22,9 @@ class DiscardDataset(AbstractDataset[Any, None]):
           type: insole_mtl.pipelines.protocol.datasets.DiscardDataset
     """
 
+    #: Not persistent: ``kedro run --only-missing-outputs`` must not rerun a node to "make" it.
+    _EPHEMERAL = True
+
     def __init__(self, metadata: dict[str, Any] | None = None) -> None:
         self.metadata = metadata
 
