@@ -4,9 +4,9 @@
 * batch-1 latency after warm-up on the CPU (and on CUDA when present): :mod:`insole_mtl.evaluation.efficiency`;
 * training memory, estimated without a GPU: 4 x the parameter bytes (weights, gradients, two Adam/AdamW
   moments) + the bytes of the tensors autograd saves for backward during one forward pass, per window,
-  times ``memory_batch_size``. Saved tensors are counted once per storage (views share storage). On
-  CUDA the measured ``torch.cuda.max_memory_allocated`` of one forward+backward step at
-  ``memory_batch_size`` is reported as well.
+  times ``memory_batch_size``, in fp32. Saved tensors are counted once per storage (views share storage).
+  On CUDA the measured ``torch.cuda.max_memory_allocated`` of one forward+backward step at
+  ``memory_batch_size``, with the engine's CUDA autocast and channels_last, is reported as well.
 """
 
 from __future__ import annotations
@@ -65,22 +65,33 @@ def saved_activation_bytes(model: nn.Module, example: torch.Tensor) -> int:
 
 
 def cuda_peak_training_mb(model: nn.Module, example: torch.Tensor, batch_size: int) -> float | None:
-    """Measured peak CUDA memory (MiB) of one forward+backward step at ``batch_size``; None without CUDA."""
+    """Measured peak CUDA memory (MiB) of one forward+backward step at ``batch_size``; None without CUDA.
+
+    The step runs as the training engine runs it on CUDA: ``precision="auto"`` autocast (bf16, or fp16 on
+    GPUs without bf16) and channels_last for 4-D inputs. None (and a warning) when it does not fit.
+    """
     if not torch.cuda.is_available():
         return None
+    from insole_mtl.training.engine import autocast_context, resolve_precision
+
     device = torch.device("cuda")
+    precision = resolve_precision("auto", device)
     try:
         probe = copy.deepcopy(model).to(device).train()
         batch = example.to(device).expand(batch_size, *example.shape[1:]).contiguous()
+        if batch.ndim == 4:
+            probe = probe.to(memory_format=torch.channels_last)
+            batch = batch.contiguous(memory_format=torch.channels_last)
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-        outputs = probe(batch)
+        with autocast_context(device, precision):
+            outputs = probe(batch)
         loss = sum(value.float().sum() for value in outputs.values())
         loss.backward()
         torch.cuda.synchronize(device)
         return float(torch.cuda.max_memory_allocated(device) / 2**20)
     except torch.cuda.OutOfMemoryError:
-        logger.warning("one fp32 training step at batch %d does not fit on the GPU: peak memory not measured", batch_size)
+        logger.warning("one training step at batch %d does not fit on the GPU: peak memory not measured", batch_size)
         return None
     finally:
         probe = batch = outputs = loss = None  # noqa: F841 - release before emptying the cache
@@ -124,10 +135,13 @@ def model_efficiency(model: nn.Module, example: torch.Tensor, options: Mapping[s
     if options.get("cuda", True) and torch.cuda.is_available():
         from insole_mtl.benchmarks.inference import cuda_latency
 
-        gpu = cuda_latency(model, example, warmup, repeats)
-        if gpu is not None:
-            result["latency_cuda_ms"], result["latency_cuda_ms_std"] = gpu["mean"], gpu["std"]
-        result["cuda_peak_mb"] = cuda_peak_training_mb(model, example, batch)
+        try:  # a failed measurement must not fail a long protocol: its figures stay None
+            gpu = cuda_latency(model, example, warmup, repeats)
+            if gpu is not None:
+                result["latency_cuda_ms"], result["latency_cuda_ms_std"] = gpu["mean"], gpu["std"]
+            result["cuda_peak_mb"] = cuda_peak_training_mb(model, example, batch)
+        except RuntimeError as error:
+            logger.warning("CUDA efficiency figures not measured: %s", error)
     activation = saved_activation_bytes(model, example)
     param_bytes = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     result["activation_mb_per_window"] = activation / 2**20
