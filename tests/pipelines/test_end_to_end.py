@@ -5,27 +5,20 @@ never touch the checkout.
 """
 
 import json
-import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from ._project import copy_project, kedro_environ
+
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    work = tmp_path_factory.mktemp("project")
-    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", work / "conf", ignore=shutil.ignore_patterns("local"))
-    (work / "conf" / "local").mkdir()
-    # kedro bootstraps from <project>/src and refuses a symlink that resolves outside the project
-    shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(ROOT / "src")}
+    work = copy_project(tmp_path_factory.mktemp("project"))
+    env = kedro_environ()
     result = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipeline=insole_mtl", "--env=test"],
         cwd=work, env=env, capture_output=True, text=True, timeout=900,

@@ -5,8 +5,6 @@ never touch the checkout. Checks that every table and figure is written (version
 number is the mean of MLflow child runs nested under the protocol's run.
 """
 
-import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -16,20 +14,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from ._project import copy_project, kedro_environ
+
 TABLES = ("iii", "iv", "v", "vi", "a", "extras", "complexity")
 FIGURES = ("tsne_embedding", "fsr3_by_weight", "forest_importances")
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    work = tmp_path_factory.mktemp("protocol")
-    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", work / "conf", ignore=shutil.ignore_patterns("local"))
-    (work / "conf" / "local").mkdir()
-    shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(ROOT / "src")}
-    env.pop("KEDRO_ENV", None)
+    work = copy_project(tmp_path_factory.mktemp("protocol"))
+    env = kedro_environ()
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipeline=insole_mtl_protocol", "--env=test"],

@@ -1,14 +1,14 @@
 """The protocol pipeline: one template per fold and per run, instantiated with namespaces (not copies)."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from ._project import copy_project, kedro_environ
 
 from insole_mtl.pipelines.evaluation.nodes import compute_test_metrics
 from insole_mtl.pipelines.protocol.pipeline import (
@@ -135,13 +135,8 @@ DRY_RUN = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("dry")
-    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", work / "conf", ignore=shutil.ignore_patterns("local"))
-    (work / "conf" / "local").mkdir()
-    shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(ROOT / "src")}
-    env.pop("KEDRO_ENV", None)
+    work = copy_project(tmp_path_factory.mktemp("dry"))
+    env = kedro_environ()
     result = subprocess.run([sys.executable, "-c", DRY_RUN], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-6000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -9,9 +9,7 @@ touches the checkout's data/, mlruns/ or mlflow.db.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from ._project import copy_project, kedro_environ
 from kedro.config import OmegaConfigLoader
 
 from insole_mtl.pipelines.ingest.nodes import check_sampling_rate
@@ -146,17 +146,11 @@ def test_borderline_smote_with_two_classes() -> None:
 
 
 def _project(tmp_path: Path) -> Path:
-    work = tmp_path / "project"
-    work.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", work / "conf", ignore=shutil.ignore_patterns("local"))
-    (work / "conf" / "local").mkdir()
-    shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    return work
+    return copy_project(tmp_path / "project")
 
 
 def _kedro_run(work: Path, env: str, params: str) -> str:
-    environ = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(ROOT / "src")}
+    environ = kedro_environ()
     result = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipeline=insole_mtl", f"--env={env}", f"--params={params}"],
         cwd=work, env=environ, capture_output=True, text=True, timeout=600,
