@@ -36,3 +36,8 @@ TASKS: tuple[str, ...] = ("activity", "speed", "weight")
 WINDOW_LABEL_COLUMNS: tuple[str, ...] = (
     "subject", "recording", "experiment", "start", "activity", "speed", "weight", "synthetic",
 )  # fmt: skip
+#: dtype of every window-label column (pandas ``astype`` mapping, keys in ``WINDOW_LABEL_COLUMNS`` order).
+WINDOW_LABEL_DTYPES: dict[str, str] = {
+    "subject": "str", "recording": "str", "experiment": "int64", "start": "int64",
+    "activity": "int64", "speed": "float64", "weight": "float64", "synthetic": "bool",
+}  # fmt: skip

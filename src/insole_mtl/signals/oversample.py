@@ -61,18 +61,7 @@ def _synthetic_labels(classes: np.ndarray) -> pd.DataFrame:
 
 
 def _label_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.astype(
-        {
-            "subject": "str",
-            "recording": "str",
-            "experiment": "int64",
-            "start": "int64",
-            "activity": "int64",
-            "speed": "float64",
-            "weight": "float64",
-            "synthetic": "bool",
-        }
-    )
+    return frame.astype(schema.WINDOW_LABEL_DTYPES)
 
 
 def oversample_windows(

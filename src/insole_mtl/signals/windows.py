@@ -56,18 +56,7 @@ def empty_window_labels() -> pd.DataFrame:
 
 def _window_label_frame(**columns: np.ndarray) -> pd.DataFrame:
     frame = pd.DataFrame({c: columns[c] for c in schema.WINDOW_LABEL_COLUMNS})
-    return frame.astype(
-        {
-            "subject": "str",
-            "recording": "str",
-            "experiment": "int64",
-            "start": "int64",
-            "activity": "int64",
-            "speed": "float64",
-            "weight": "float64",
-            "synthetic": "bool",
-        }
-    )
+    return frame.astype(schema.WINDOW_LABEL_DTYPES)
 
 
 def _check_length_stride(length: int, stride: int) -> None:
