@@ -7,14 +7,12 @@ as they are: the file is a plain ``.onnx`` model any tool reads.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-from typing import Any
+from kedro.io.core import DatasetError
 
-import fsspec
-from kedro.io.core import AbstractVersionedDataset, DatasetError, Version, get_filepath_str, get_protocol_and_path
+from insole_mtl.datasets.file import FileDataset
 
 
-class BinaryDataset(AbstractVersionedDataset[bytes, bytes]):
+class BinaryDataset(FileDataset[bytes]):
     """Save/load ``bytes`` unchanged (optionally versioned).
 
     Example catalog entry::
@@ -25,48 +23,12 @@ class BinaryDataset(AbstractVersionedDataset[bytes, bytes]):
           versioned: true
     """
 
-    def __init__(
-        self,
-        *,
-        filepath: str,
-        version: Version | None = None,
-        fs_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol, **(fs_args or {}))
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
-
     def load(self) -> bytes:
-        load_path = get_filepath_str(self._get_load_path(), self._protocol)
-        with self._fs.open(load_path, mode="rb") as f:
+        with self._fs.open(self._load_path(), mode="rb") as f:
             return f.read()
 
     def save(self, data: bytes) -> None:
         if not isinstance(data, (bytes, bytearray)):
             raise DatasetError(f"BinaryDataset saves bytes, got {type(data).__name__}")
-        save_path = get_filepath_str(self._get_save_path(), self._protocol)
-        self._fs.makedirs(str(PurePosixPath(save_path).parent), exist_ok=True)
-        with self._fs.open(save_path, mode="wb") as f:
-            f.write(bytes(data))
-        self._invalidate_cache()
-
-    def _exists(self) -> bool:
-        try:
-            load_path = get_filepath_str(self._get_load_path(), self._protocol)
-        except DatasetError:
-            return False
-        return self._fs.exists(load_path)
-
-    def _invalidate_cache(self) -> None:
-        self._fs.invalidate_cache(str(self._filepath))
+        payload = bytes(data)
+        self._write(lambda f: f.write(payload))
