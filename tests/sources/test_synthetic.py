@@ -217,24 +217,50 @@ def test_fsr_level_rises_with_weight_and_bag(cohort, by_recording):
     assert np.mean([bag[s] > plain[s] for s in plain]) >= 0.75
 
 
-def test_weight_changes_fsr3_shape_while_running():
-    """Learnability check: an affine-invariant shape feature of FSR3 windows correlates with weight."""
-    cohort = generate_cohort(SyntheticCohortConfig(n_subjects=30, seed=11, experiments=(9, 10, 11), durations_s={9: 10, 10: 10, 11: 10}))
-    weights = cohort.subjects.set_index("subject")["weight_kg"]
-    feature = {}
-    for subject, rows in cohort.recording_index.groupby("subject"):
-        fractions = []
-        for rid in rows["recording"]:
-            g = cohort.recordings[cohort.recordings["recording"] == rid]
-            for col in ("fsr3_R", "fsr3_L"):
-                x = g[col].to_numpy(np.float64)
-                for start in range(0, len(x) - 160 + 1, 40):  # 4 s windows, 3 s overlap
-                    w = x[start : start + 160]
-                    fractions.append(np.mean(w - w.min() > 0.5 * np.ptp(w)))
-        feature[subject] = np.mean(fractions)
-    r = np.corrcoef([feature[s] for s in weights.index], weights.to_numpy())[0, 1]
+@pytest.fixture(scope="module")
+def running() -> RawCohort:
+    """80 subjects, the weight-labelled running experiments only (EXP09-11), 6 s each (3 windows each)."""
+    config = SyntheticCohortConfig(n_subjects=80, seed=11, experiments=(9, 10, 11), durations_s={9: 6, 10: 6, 11: 6})
+    return generate_cohort(config)
+
+
+def _per_subject_running(running: RawCohort, feature) -> tuple[np.ndarray, np.ndarray]:
+    """(subject mean of ``feature(recording frame)`` over EXP09-11, subject weight), subjects in id order."""
+    by_rid = {rid: g for rid, g in running.recordings.groupby("recording", sort=False)}
+    weights = running.subjects.set_index("subject")["weight_kg"]
+    values = running.recording_index.groupby("subject")["recording"].agg(lambda rids: np.mean([feature(by_rid[r]) for r in rids]))
+    return values.loc[weights.index].to_numpy(), weights.to_numpy()
+
+
+def _fsr3_flat_fraction(g: pd.DataFrame) -> float:
+    """Mean over FSR3 windows (4 s, stride 1 s) of the fraction of samples above half the window's range."""
+    fractions = []
+    for col in ("fsr3_R", "fsr3_L"):
+        x = g[col].to_numpy(np.float64)
+        for start in range(0, len(x) - 160 + 1, 40):
+            w = x[start : start + 160]
+            fractions.append(np.mean(w - w.min() > 0.5 * np.ptp(w)))
+    return float(np.mean(fractions))
+
+
+def test_fsr3_shape_cue_to_weight_is_present_but_weak_while_running(running):
+    """Heavier runners drive FSR3 further into saturation (flatter peaks), an affine-invariant weight cue; but a more
+    sensitive sensor, a smaller insole or a longer stance do the same, so weight explains well under half of the
+    cue's between-subject variance (the earlier, too-easy cohort gave r = 0.79 here)."""
+    feature, weight = _per_subject_running(running, _fsr3_flat_fraction)
+    r = np.corrcoef(feature, weight)[0, 1]
     logger.info("r(fraction of FSR3 window above half its range, weight) over running = %.2f", r)
-    assert r > 0.5
+    assert 0.2 < r < 0.65
+
+
+def test_mean_fsr_level_tracks_weight_like_real_insoles(running):
+    """The magnitude cue: heavier subjects load the sensors more, but per-insole calibration and per-sensor
+    sensitivity spread scatter the subjects' mean readings about their weight line, as in real insoles (gaitpdb's
+    calibrated mean-force line: subject r = 0.72; the earlier, too-easy cohort gave r = 0.91 here)."""
+    level, weight = _per_subject_running(running, lambda g: float(g[FSR_R + FSR_L].to_numpy().mean()))
+    r = np.corrcoef(level, weight)[0, 1]
+    logger.info("r(mean FSR level while running, weight) = %.2f", r)
+    assert 0.45 < r < 0.85
 
 
 def test_experiment_table_matches_paper_protocol():
