@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from insole_mtl.models.registry import TaskSpec
+from insole_mtl.models import TaskSpec
 from insole_mtl.tasks import task_specs
 
 TASKS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from insole_mtl.models.registry import TaskSpec
+from insole_mtl.models import TaskSpec
 
 
 def task_specs(tasks: Mapping[str, Mapping[str, Any]], selected: Sequence[str] | None = None) -> list[TaskSpec]:

@@ -12,11 +12,13 @@ from insole_mtl.edge.onnx_export import (
     fold_batchnorm,
     onnx_session,
     run_session,
+    session_feed,
+    split_batches,
     torch_outputs,
 )
-from insole_mtl.models.registry import TaskSpec
+from insole_mtl.models import TaskSpec
 
-from ._models import TASKS, binary_inputs, model, tiny_model  # noqa: F401  (model is a fixture)
+from ._models import CASES, TASKS, binary_inputs, build_case_model, case_inputs, model, tiny_model  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def exported(model):
 def test_export_names_inputs_and_outputs_after_the_tasks(exported):
     graph = onnx.load_from_string(exported).graph
     assert [o.name for o in graph.output] == ["activity", "speed", "weight"]
-    assert [i.name for i in graph.input] == ["x"]
+    assert [i.name for i in graph.input] == ["recurrence_plots"]  # named after model.input_names
     # BatchNorm is folded into the convolutions at export time
     assert "BatchNormalization" not in {n.op_type for n in graph.node}
 
@@ -105,3 +107,92 @@ def test_every_optimization_level_gives_the_same_outputs(exported):
     for other in outputs[1:]:
         for name in TASKS:
             np.testing.assert_allclose(other[name.name], outputs[0][name.name], rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------
+# Every kind of model input: packed plots, 40 x 40 counts + raw window (two inputs), raw windows
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module", params=CASES)
+def case(request):
+    model = build_case_model(request.param)
+    example = case_inputs(model, request.param, 1)
+    return request.param, model, export_onnx(model, example)
+
+
+def _dims(value_info):
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+def test_export_has_one_named_input_per_model_input_with_a_dynamic_batch(case):
+    name, model, exported = case
+    graph = onnx.load_from_string(exported).graph
+    assert [i.name for i in graph.input] == list(model.input_names)
+    expected = {"paper": [("recurrence_plots", [4, 32, 32])], "cnn1d": [("windows", [4, 32])],
+                "counts_amplitude": [("recurrence_plots", [4, 40, 40]), ("windows", [4, 160])]}[name]  # fmt: skip
+    assert [(i.name, _dims(i)[1:]) for i in graph.input] == expected
+    assert all(_dims(i)[0] == "batch" for i in graph.input)
+    assert [o.name for o in graph.output] == ["activity", "speed", "weight"]
+    assert all(_dims(o)[0] == "batch" for o in graph.output)
+
+
+def test_every_kind_of_input_agrees_with_torch(case):
+    name, model, exported = case
+    x = case_inputs(model, name, 5, seed=7)  # exported with batch 1
+    session = onnx_session(exported, threads=1)
+    got = run_session(session, x)
+    ref = torch_outputs(model, x, batch_size=2)
+    assert got["activity"].shape == (5, 3) and got["speed"].shape == (5,) and got["weight"].shape == (5,)
+    for task in ref:
+        np.testing.assert_allclose(got[task], ref[task], rtol=1e-4, atol=1e-4)
+    # fed by name: the same outputs
+    by_name = run_session(session, dict(zip(model.input_names, x)))
+    for task in ref:
+        np.testing.assert_array_equal(by_name[task], got[task])
+    result = compare_onnx_to_torch(model, session, x, batch_size=3)
+    assert result["within_tolerance"] is True and result["n_windows"] == 5
+    assert result["activity_class_agreement"] == 1.0
+
+
+def test_the_amplitude_input_matters():
+    model = build_case_model("counts_amplitude")
+    plots, windows = case_inputs(model, "counts_amplitude", 3)
+    session = onnx_session(export_onnx(model, (plots[:1], windows[:1])), threads=1)
+    a = run_session(session, (plots, windows))["weight"]
+    b = run_session(session, (plots, windows * 2.0))["weight"]
+    assert not np.allclose(a, b)  # the raw window reaches the heads inside the graph
+
+
+def test_input_count_errors_name_the_inputs():
+    model = build_case_model("counts_amplitude")
+    plots, windows = case_inputs(model, "counts_amplitude", 1)
+    with pytest.raises(ValueError, match=re.escape("reads 2 input(s) ['recurrence_plots', 'windows'], got 1 example tensor(s)")):
+        export_onnx(model, plots)
+    session = onnx_session(export_onnx(model, (plots, windows)), threads=1)
+    with pytest.raises(ValueError, match=re.escape("the ONNX model reads 2 input(s) ['recurrence_plots', 'windows'], got 1 array(s)")):
+        session_feed(session, plots)
+    with pytest.raises(ValueError, match=re.escape("missing ['windows']")):
+        session_feed(session, {"recurrence_plots": plots})
+    with pytest.raises(ValueError, match=re.escape("model inputs must have the same batch size")):
+        split_batches((plots, windows.expand(2, -1, -1)), 4)
+
+
+def test_fold_batchnorm_folds_conv1d_too():
+    model = build_case_model("cnn1d")
+    x = case_inputs(model, "cnn1d", 3)
+    folded = fold_batchnorm(model)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in folded.modules()) < sum(
+        isinstance(m, torch.nn.BatchNorm1d) for m in model.modules()
+    )  # the stem's Conv1d + BatchNorm1d (the residual blocks keep theirs: not in a Sequential)
+    ref, got = torch_outputs(model, x), torch_outputs(folded, x)
+    for name in ref:
+        np.testing.assert_allclose(got[name], ref[name], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore:# The axis name")  # torch.export's own chatter
+def test_the_dynamo_exporter_names_every_input_too():
+    model = build_case_model("counts_amplitude")
+    x = case_inputs(model, "counts_amplitude", 3)
+    exported = export_onnx(model, tuple(v[:1] for v in x), dynamo=True)
+    session = onnx_session(exported, threads=1)
+    assert [i.name for i in session.get_inputs()] == ["recurrence_plots", "windows"]
+    assert compare_onnx_to_torch(model, session, x)["within_tolerance"] is True

@@ -6,9 +6,16 @@ import onnx
 import pytest
 
 from insole_mtl.edge.onnx_export import export_onnx, onnx_session, run_session, torch_outputs
-from insole_mtl.edge.quantization import accuracy_cost, quantize_dynamic_int8, quantize_int8, task_scores
+from insole_mtl.edge.quantization import (
+    WindowCalibrationReader,
+    accuracy_cost,
+    graph_input_names,
+    quantize_dynamic_int8,
+    quantize_int8,
+    task_scores,
+)
 
-from ._models import binary_inputs, model  # noqa: F401  (model is a fixture)
+from ._models import CASES, binary_inputs, build_case_model, case_inputs, model  # noqa: F401  (model is a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +79,38 @@ def test_accuracy_cost_exact_on_fabricated_predictions():
 def test_accuracy_cost_rejects_misaligned_labels():
     with pytest.raises(ValueError, match=re.escape("labels have 2 windows but predictions have 3")):
         task_scores({"speed": np.zeros(3)}, {"speed": np.zeros(2)})
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_static_int8_calibrates_with_every_input(case):
+    model = build_case_model(case)
+    fp32 = export_onnx(model, case_inputs(model, case, 1))
+    names = model.input_names
+    x = case_inputs(model, case, 12, seed=2)
+    calibration = [dict(zip(names, (v[i : i + 6].numpy() for v in x))) for i in (0, 6)]  # one dict per batch
+    int8 = quantize_int8(fp32, calibration)
+    assert graph_input_names(int8) == names
+    assert "QuantizeLinear" in {n.op_type for n in onnx.load_from_string(int8).graph.node}
+    got = run_session(onnx_session(int8, threads=1), x)
+    ref = torch_outputs(model, x)
+    assert got["activity"].shape == (12, 3) and got["speed"].shape == (12,) and got["weight"].shape == (12,)
+    assert all(np.isfinite(value).all() for value in got.values())
+    # int8 approximates fp32 (these random models have large head weights, so only loosely)
+    spread = float(np.ptp(ref["weight"]))
+    assert float(np.abs(got["weight"] - ref["weight"]).max()) < 0.25 * spread + 0.5
+
+
+def test_calibration_reader_feeds_a_dict_per_batch_and_checks_inputs():
+    names = ("recurrence_plots", "windows")
+    plots, windows = np.zeros((2, 4, 8, 8), np.uint8), np.ones((2, 4, 32), np.float64)
+    reader = WindowCalibrationReader([(plots, windows), {"windows": windows, "recurrence_plots": plots}], names)
+    for _ in range(2):
+        feed = reader.get_next()
+        assert list(feed) == list(names) and all(v.dtype == np.float32 for v in feed.values())
+    assert reader.get_next() is None and reader.n_windows == 4
+    with pytest.raises(ValueError, match=re.escape("calibration batch lacks input(s) ['windows']")):
+        WindowCalibrationReader([{"recurrence_plots": plots}], names).get_next()
+    with pytest.raises(ValueError, match=re.escape("calibration batch has 1 array(s) but the model reads 2 input(s)")):
+        WindowCalibrationReader([plots], names).get_next()
+    with pytest.raises(ValueError, match=re.escape("different batch sizes")):
+        WindowCalibrationReader([(plots, windows[:1])], names).get_next()

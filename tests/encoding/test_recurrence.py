@@ -11,7 +11,9 @@ import torch
 from insole_mtl.encoding.recurrence import (
     encode_recurrence_plots,
     packed_width,
+    recurrence_cell,
     recurrence_plot_reference,
+    reduce_recurrence_plots,
     unpack_recurrence_plots,
     unpack_recurrence_plots_torch,
 )
@@ -270,3 +272,153 @@ def test_error_unpack_shapes() -> None:
         unpack_recurrence_plots(packed[0, 0], 10)
     with pytest.raises(TypeError, match=re.escape("packed must have dtype uint8, got torch.float32")):
         unpack_recurrence_plots_torch(torch.zeros(1, 1, 10, 2), 10)
+
+
+# ------------------------------------------------------------------- reduced resolution (counts)
+
+# x = 0..7 at p = 30: eps = 2.1, so RP[i, j] = |i - j| <= 2 (a band of half-width 2)
+_RAMP8 = np.arange(8, dtype=np.float32)[None, None]
+
+
+def _reshape_counts(rp: np.ndarray, resolution: int) -> np.ndarray:
+    n, c, length, _ = rp.shape
+    k = length // resolution
+    return rp.reshape(n, c, resolution, k, resolution, k).sum(axis=(3, 5))
+
+
+@pytest.mark.parametrize(("length", "resolution", "cell"), [(8, 8, 1), (8, 4, 2), (8, 2, 4), (8, 1, 8), (30, 2, 15), (160, 40, 4)])
+def test_recurrence_cell_valid(length: int, resolution: int, cell: int) -> None:
+    assert recurrence_cell(length, resolution) == cell
+    assert recurrence_cell(length, np.int64(resolution)) == cell
+
+
+@pytest.mark.parametrize("resolution", [3, 0, -2, 9, 16, 2.5, True])
+def test_recurrence_cell_rejects_non_divisors(resolution: object) -> None:
+    msg = f"recurrence plot resolution must be a positive divisor of the window length 8, got {resolution!r}"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        recurrence_cell(8, resolution)  # type: ignore[arg-type]
+
+
+def test_recurrence_cell_rejects_cells_too_large_for_uint8() -> None:
+    msg = "recurrence plot resolution 10 of a 160-sample window gives 16x16 cells; counts must fit uint8 (cell <= 15)"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        recurrence_cell(160, 10)
+    with pytest.raises(ValueError, match=re.escape("gives 16x16 cells")):
+        recurrence_cell(16, 1)
+    assert recurrence_cell(15, 1) == 15  # 225 <= 255: the largest allowed cell
+
+
+def test_reduce_hand_computed_length_4() -> None:
+    # the plot of test_hand_computed_plot_wider_eps: [[1,1,0,0],[1,1,1,0],[0,1,1,0],[0,0,0,1]]
+    x = np.array([[[0.0, 1.0, 2.0, 10.0]]], dtype=np.float32)
+    packed = encode_recurrence_plots(x, 15.0)
+    counts = reduce_recurrence_plots(packed, 4, 2)
+    assert counts.dtype == np.uint8 and counts.shape == (1, 1, 2, 2)
+    assert counts[0, 0].tolist() == [[4, 1], [1, 2]]
+    assert reduce_recurrence_plots(packed, 4, 1)[0, 0].tolist() == [[8]]
+
+
+def test_reduce_hand_computed_length_8() -> None:
+    packed = encode_recurrence_plots(_RAMP8, 30.0)
+    assert reduce_recurrence_plots(packed, 8, 4)[0, 0].tolist() == [
+        [4, 3, 0, 0],
+        [3, 4, 3, 0],
+        [0, 3, 4, 3],
+        [0, 0, 3, 4],
+    ]
+    assert reduce_recurrence_plots(packed, 8, 2)[0, 0].tolist() == [[14, 3], [3, 14]]
+    assert reduce_recurrence_plots(packed, 8, 1)[0, 0].tolist() == [[8 + 2 * 7 + 2 * 6]]
+    # resolution = L: cells of one pixel, the binary plot itself
+    np.testing.assert_array_equal(reduce_recurrence_plots(packed, 8, 8), unpack_recurrence_plots(packed, 8))
+
+
+@pytest.mark.parametrize(("length", "resolution"), [(12, 6), (12, 4), (12, 3), (40, 8), (40, 10), (30, 2)])
+def test_reduce_equals_reshape_sum_of_reference(length: int, resolution: int) -> None:
+    x = _random_windows(7, 3, length, seed=length + resolution)
+    reference = recurrence_plot_reference(x)
+    counts = reduce_recurrence_plots(encode_recurrence_plots(x), length, resolution)
+    assert counts.dtype == np.uint8 and counts.shape == (7, 3, resolution, resolution)
+    np.testing.assert_array_equal(counts, _reshape_counts(reference, resolution))
+    k = length // resolution
+    assert counts.max() <= k * k
+    # the reduced plot is symmetric like the plot; total count is preserved
+    np.testing.assert_array_equal(counts, counts.transpose(0, 1, 3, 2))
+    np.testing.assert_array_equal(counts.sum(axis=(2, 3), dtype=np.int64), reference.sum(axis=(2, 3)))
+
+
+def test_reduce_full_cells_of_225_do_not_overflow() -> None:
+    # a constant-step series at p = 100: every pair but the two extremes recurs; 15 x 15 cells of L = 30
+    x = np.arange(30, dtype=np.float32)[None, None]
+    counts = reduce_recurrence_plots(encode_recurrence_plots(x, 100.0), 30, 2)
+    np.testing.assert_array_equal(counts[0, 0], _reshape_counts(recurrence_plot_reference(x, 100.0), 2)[0, 0])
+    assert counts[0, 0, 0, 0] == 225 and counts[0, 0, 0, 1] == 224  # only (0, 29) is not a recurrence
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 128])
+def test_reduce_is_chunk_independent(chunk: int) -> None:
+    x = _random_windows(11, 2, 16, seed=21)
+    packed = encode_recurrence_plots(x)
+    expected = _reshape_counts(recurrence_plot_reference(x), 4)
+    np.testing.assert_array_equal(reduce_recurrence_plots(packed, 16, 4, chunk=chunk), expected)
+
+
+def test_reduce_errors() -> None:
+    packed = encode_recurrence_plots(_RAMP8)
+    with pytest.raises(ValueError, match=re.escape("positive divisor of the window length 8, got 3")):
+        reduce_recurrence_plots(packed, 8, 3)
+    with pytest.raises(ValueError, match=re.escape("packed must have shape (n, C, L, P) (4 dimensions), got shape (8, 1)")):
+        reduce_recurrence_plots(packed[0, 0], 8, 4)
+    with pytest.raises(ValueError, match=re.escape("packed last axis has 1 bytes but length=16 needs ceil(16/8) = 2")):
+        reduce_recurrence_plots(packed, 16, 4)
+
+
+@pytest.mark.parametrize(("resolution", "chunk_size"), [(4, 1), (4, 3), (2, 1024), (8, 2)])
+def test_encode_with_resolution_equals_reduce_of_encode(resolution: int, chunk_size: int) -> None:
+    x = _random_windows(9, 3, 16, seed=22)
+    packed = encode_recurrence_plots(x)
+    got = encode_recurrence_plots(x, chunk_size=chunk_size, resolution=resolution)
+    assert got.dtype == np.uint8 and got.shape == (9, 3, resolution, resolution)
+    np.testing.assert_array_equal(got, reduce_recurrence_plots(packed, 16, resolution))
+    np.testing.assert_array_equal(got, _reshape_counts(recurrence_plot_reference(x), resolution))
+
+
+def test_encode_resolution_none_or_length_gives_packed_plots() -> None:
+    x = _random_windows(5, 2, 16, seed=23)
+    packed = encode_recurrence_plots(x)
+    assert packed.shape == (5, 2, 16, 2)
+    np.testing.assert_array_equal(encode_recurrence_plots(x, resolution=None), packed)
+    np.testing.assert_array_equal(encode_recurrence_plots(x, resolution=16), packed)
+
+
+def test_encode_with_resolution_progress_empty_and_errors() -> None:
+    x = _random_windows(7, 2, 8, seed=24)
+    calls: list[tuple[int, int]] = []
+    encode_recurrence_plots(x, chunk_size=3, resolution=2, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(3, 7), (6, 7), (7, 7)]
+    empty = encode_recurrence_plots(np.zeros((0, 3, 8), np.float32), resolution=4)
+    assert empty.shape == (0, 3, 4, 4) and empty.dtype == np.uint8
+    with pytest.raises(ValueError, match=re.escape("positive divisor of the window length 8, got 3")):
+        encode_recurrence_plots(x, resolution=3)
+    with pytest.raises(ValueError, match=re.escape("positive divisor of the window length 8, got 0")):
+        encode_recurrence_plots(x, resolution=0)
+    with pytest.raises(ValueError, match=re.escape("windows must have shape (n, C, L) (3 dimensions)")):
+        encode_recurrence_plots(x[0], resolution=4)
+
+
+def test_encode_with_resolution_constant_channel_counts_zero() -> None:
+    x = np.full((2, 2, 8), 3.0, dtype=np.float32)
+    x[1, 1] = np.arange(8)
+    counts = encode_recurrence_plots(x, 30.0, resolution=2)
+    assert not counts[0].any() and not counts[1, 0].any()
+    assert counts[1, 1].tolist() == [[14, 3], [3, 14]]
+
+
+def test_encode_rejects_fractional_resolution_equal_to_length_after_truncation() -> None:
+    with pytest.raises(ValueError, match=re.escape("positive divisor of the window length 8, got 8.5")):
+        encode_recurrence_plots(_RAMP8, resolution=8.5)  # type: ignore[arg-type]
+
+
+def test_reduce_accepts_integral_float_resolution_like_recurrence_cell() -> None:
+    packed = encode_recurrence_plots(_RAMP8, 30.0)
+    assert recurrence_cell(8, 4.0) == 2  # type: ignore[arg-type]
+    np.testing.assert_array_equal(reduce_recurrence_plots(packed, 8, 4.0), reduce_recurrence_plots(packed, 8, 4))  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from torch import nn
 from insole_mtl.models.complexity import count_macs, count_parameters, model_size_mb
 from insole_mtl.models.mobilenet import MultitaskMobileNetV2
 from insole_mtl.models.recurrent import RecurrentMultitaskNet
-from insole_mtl.models.registry import TaskSpec
+from insole_mtl.models import TaskSpec
 
 TASKS = (
     TaskSpec("activity", "classification", 7),

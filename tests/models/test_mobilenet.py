@@ -15,7 +15,7 @@ from insole_mtl.models.mobilenet import (
     MultitaskMobileNetV2,
     bottleneck_rows,
 )
-from insole_mtl.models.registry import ExportWrapper, TaskSpec, build_model, model_input_kind
+from insole_mtl.models import ExportWrapper, TaskSpec, build_model, model_input_kind
 
 ACTIVITY = TaskSpec("activity", "classification", 7)
 SPEED = TaskSpec("speed", "regression", 1)
@@ -230,7 +230,7 @@ def test_build_model_and_input_kind() -> None:
     assert model.features[0][0].kernel_size == (3, 3)
     assert model_input_kind("mobilenetv2") == "recurrence_plot"
     assert model_input_kind("lstm") == "raw"
-    message = "unknown model name 'resnet'; known models: ['gru', 'lstm', 'mobilenetv2']"
+    message = "unknown model name 'resnet'; known models: ['cnn1d', 'gru', 'lstm', 'mobilenetv2']"
     with pytest.raises(ValueError, match=re.escape(message)):
         build_model("resnet", 14, TASKS)
     with pytest.raises(ValueError, match=re.escape("unknown model name 'cnn'; known models:")):

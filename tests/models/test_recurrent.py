@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from insole_mtl.models.recurrent import RecurrentMultitaskNet
-from insole_mtl.models.registry import ExportWrapper, TaskSpec, build_model
+from insole_mtl.models import ExportWrapper, TaskSpec, build_model
+from insole_mtl.models.amplitude import amplitude_statistics_numpy
 
 ACTIVITY = TaskSpec("activity", "classification", 7)
 SPEED = TaskSpec("speed", "regression", 1)
@@ -114,3 +116,61 @@ def test_errors() -> None:
     model = RecurrentMultitaskNet("gru", 14, TASKS, hidden_size=4)
     with pytest.raises(ValueError, match=re.escape("expects raw windows (b, 14, L), got (1, 160, 14)")):
         model(torch.zeros(1, 160, 14))
+
+
+def _raw_windows(n: int, c: int, length: int, seed: int):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, (n, c, length)) * rng.uniform(1.0, 50.0, (1, c, 1)) + rng.uniform(-100, 100, (1, c, 1))
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_fit_input_statistics_sets_training_channel_statistics(kind: str) -> None:
+    x = _raw_windows(6, 3, 12, seed=0)
+    x[:, 1] = 2.5  # constant channel: std 1, not 0
+    model = build_model(kind, 3, [SPEED], hidden_size=4)
+    assert model.input_loc.tolist() == [0.0, 0.0, 0.0] and model.input_scale.tolist() == [1.0, 1.0, 1.0]
+    model.fit_input_statistics(x)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(model.input_loc.numpy(), x64.mean(axis=(0, 2)), rtol=1e-6)
+    expected_std = x64.std(axis=(0, 2))
+    expected_std[1] = 1.0
+    np.testing.assert_allclose(model.input_scale.numpy(), expected_std, rtol=1e-5)
+    # the fitted scaling is what the backbone applies: fitted on x == unfitted on the standardised x
+    reference = build_model(kind, 3, [SPEED], hidden_size=4)
+    reference.load_state_dict({**model.state_dict(), "input_loc": torch.zeros(3), "input_scale": torch.ones(3)})
+    xt = torch.from_numpy(x)
+    z = (xt - model.input_loc[:, None]) / model.input_scale[:, None]
+    model.eval(), reference.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(xt)["speed"], reference(z)["speed"])
+    assert not model.has_amplitude and model.input_names == ("windows",)
+    with pytest.raises(ValueError, match=re.escape("fit_input_statistics: expected ['windows'], got 2 array(s)")):
+        model.fit_input_statistics(x, x)
+
+
+def test_amplitude_features_add_the_amplitude_branch() -> None:
+    torch.manual_seed(0)
+    plain = RecurrentMultitaskNet("gru", 3, TASKS, hidden_size=4)
+    torch.manual_seed(0)
+    model = RecurrentMultitaskNet("gru", 3, TASKS, hidden_size=4, amplitude_features=True).eval()
+    assert model.has_amplitude and not plain.has_amplitude
+    assert model.input_names == ("windows",)  # the raw window is the backbone's input already
+    assert n_params(model) - n_params(plain) == (4 * 3 * 32 + 32) + ((64 + 32) * 64 + 64)
+    x = _raw_windows(5, 3, 10, seed=1)
+    model.fit_input_statistics(x)
+    stats = amplitude_statistics_numpy(x)
+    np.testing.assert_allclose(model.amplitude.loc.numpy(), stats.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(model.amplitude.scale.numpy(), stats.std(0), rtol=1e-6)
+    np.testing.assert_allclose(model.input_loc.numpy(), x.astype(np.float64).mean(axis=(0, 2)), rtol=1e-6)
+    with torch.no_grad():
+        out = model(torch.from_numpy(x))
+        # the raw-input standardisation is global, so a per-window offset reaches the backbone anyway; the
+        # amplitude branch's own contribution shows when its input alone changes
+        emb = model.embed(torch.from_numpy(x))
+        backbone = model.backbone_embed(torch.from_numpy(x))
+    assert out["activity"].shape == (5, 7) and out["speed"].shape == (5,)
+    assert emb.shape == (5, 64)
+    expected = model.fusion(torch.cat([backbone, model.amplitude(torch.from_numpy(x))], dim=1))
+    torch.testing.assert_close(emb, expected)
+    assert build_model("lstm", 3, TASKS, hidden_size=4, amplitude_features=True).has_amplitude

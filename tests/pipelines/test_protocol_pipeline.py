@@ -72,15 +72,16 @@ def test_run_identity_enters_through_the_parameter_mapping(pipeline):
 
 
 def test_models_read_their_input_kind_and_the_shared_test_set(pipeline):
-    mtl = next(n for n in pipeline.nodes if n.name == "protocol.mtl.fold_3.seed_0.train_model")
-    lstm = next(n for n in pipeline.nodes if n.name == "protocol.lstm.fold_3.seed_0.train_model")
-    assert mtl.inputs[:4] == [
-        "protocol.fold_3.train.recurrence_plots", "protocol.fold_3.train_oversampled.window_labels",
-        "protocol.fold_3.val.recurrence_plots", "protocol.fold_3.val.window_labels",
-    ]  # fmt: skip
-    assert lstm.inputs[0] == "protocol.fold_3.train_oversampled.windows" and lstm.inputs[2] == "protocol.fold_3.val.windows"
+    # every run gets the fold's plots AND raw windows; the model picks what it reads (model.input_names)
+    for variant in ("mtl", "lstm"):
+        train = next(n for n in pipeline.nodes if n.name == f"protocol.{variant}.fold_3.seed_0.train_model")
+        assert train.inputs[:6] == [
+            "protocol.fold_3.train.recurrence_plots", "protocol.fold_3.train_oversampled.windows",
+            "protocol.fold_3.train_oversampled.window_labels",
+            "protocol.fold_3.val.recurrence_plots", "protocol.fold_3.val.windows", "protocol.fold_3.val.window_labels",
+        ]  # fmt: skip
     predict = next(n for n in pipeline.nodes if n.name == "protocol.lstm.fold_0.seed_1.predict_test_windows")
-    assert predict.inputs[1:3] == ["protocol.test.windows", "protocol.test.window_labels"]
+    assert predict.inputs[1:4] == ["protocol.test.recurrence_plots", "protocol.test.windows", "protocol.test.window_labels"]
     # only the first fold provides the shared test split; the others' copies stay in their namespace
     producers = {out: n.name for n in pipeline.nodes for out in n.outputs}
     assert producers["protocol.test.windows"] == "protocol.fold_0.partition_by_split"

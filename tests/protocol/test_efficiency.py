@@ -8,7 +8,7 @@ import torch
 
 from insole_mtl.encoding.recurrence import encode_recurrence_plots
 from insole_mtl.models.complexity import count_parameters
-from insole_mtl.models.registry import TaskSpec, build_model
+from insole_mtl.models import TaskSpec, build_model
 from insole_mtl.protocol.efficiency import example_window, model_efficiency, saved_activation_bytes
 
 TASKS = [TaskSpec("activity", "classification", 7), TaskSpec("speed", "regression", 1)]

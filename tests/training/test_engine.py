@@ -1,4 +1,5 @@
-"""Training engine: config, optimizers, EMA teacher, early stopping, history, determinism, predict."""
+"""Training engine: config, optimizers, EMA teacher, early stopping, history, determinism, predict, lr schedule,
+model-owned input statistics, two-input models and weighted draws."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ import torch
 from torch import nn
 
 from insole_mtl.training import engine
-from insole_mtl.training.data import StandardiseChannels, TaskArrays
+from insole_mtl.encoding.recurrence import encode_recurrence_plots
+from insole_mtl.models import TaskSpec, build_model, channel_statistics
+from insole_mtl.models.amplitude import amplitude_statistics_numpy
+from insole_mtl.training.data import TaskArrays, group_balanced_weights, to_float
 from insole_mtl.training.engine import (
     EmaTeacher,
     TrainConfig,
     fit_target_scaling,
+    lr_factor,
     predict,
     resolve_precision,
     target_scaling,
@@ -220,7 +225,7 @@ def test_history_columns_and_training_improves() -> None:
     assert ((h["data_wait_fraction"] >= 0) & (h["data_wait_fraction"] <= 1)).all()
     assert result.device == "cpu" and result.precision == "fp32"
     assert result.best_epoch == int(h["val_loss"].idxmin()) + 1
-    assert isinstance(result.input_transform, StandardiseChannels)
+    assert result.input_transform is to_float  # raw windows: the model standardises them itself
     assert set(result.best_state) == set(model.state_dict())
     assert all(v.device.type == "cpu" for v in result.best_state.values())
 
@@ -312,3 +317,175 @@ def test_train_on_cuda(precision: str) -> None:
     assert all(v.device.type == "cpu" for v in result.best_state.values())
     out = predict(model, _split(8, 3), device="cuda", input_transform=result.input_transform)
     assert out["speed"].shape == (8,) and np.isfinite(out["speed"]).all()
+
+
+# ------------------------------------------------------------------------------------ lr schedule
+def test_lr_factor_warmup_ramp() -> None:
+    assert [lr_factor(step, 10, 4, "constant") for step in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert [lr_factor(step, 10, 2, "cosine") for step in range(2)] == [0.5, 1.0]
+
+
+def test_lr_factor_cosine_start_middle_end() -> None:
+    # no warm-up: 1 at step 0, 0.5 half-way, 0 at total_steps (and beyond)
+    assert lr_factor(0, 10, 0, "cosine") == 1.0
+    assert lr_factor(5, 10, 0, "cosine") == pytest.approx(0.5, abs=1e-15)
+    assert lr_factor(10, 10, 0, "cosine") == 0.0
+    assert lr_factor(15, 10, 0, "cosine") == 0.0
+    assert lr_factor(2, 10, 0, "cosine") == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.2)), abs=1e-15)
+    # warm-up of 2: the cosine starts after it, t = (step - 2) / 8
+    assert lr_factor(2, 10, 2, "cosine") == 1.0
+    assert lr_factor(4, 10, 2, "cosine") == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)), abs=1e-15)
+    assert lr_factor(6, 10, 2, "cosine") == pytest.approx(0.5, abs=1e-15)
+    assert lr_factor(10, 10, 2, "cosine") == 0.0
+    # monotone non-increasing after the warm-up
+    values = [lr_factor(step, 20, 3, "cosine") for step in range(3, 21)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_lr_factor_constant_and_errors() -> None:
+    assert [lr_factor(step, 10, 0, "constant") for step in (0, 5, 10, 100)] == [1.0, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match=re.escape("lr schedule must be one of ['constant', 'cosine'], got 'step'")):
+        lr_factor(0, 10, 0, "step")
+    with pytest.raises(ValueError, match=re.escape("TrainConfig.lr_schedule must be one of ['constant', 'cosine'], got 'step'")):
+        TrainConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match=re.escape("TrainConfig.warmup_epochs must be a number in [0, max_epochs=4], got 5")):
+        TrainConfig(max_epochs=4, warmup_epochs=5)
+    with pytest.raises(ValueError, match=re.escape("TrainConfig.warmup_epochs must be a number in [0, max_epochs=4], got -1")):
+        TrainConfig(max_epochs=4, warmup_epochs=-1)
+    assert TrainConfig.from_params({"lr_schedule": "cosine", "warmup_epochs": 0.5}).lr_schedule == "cosine"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "warmup", "expected"),
+    [
+        # 64 windows / batch 16 = 4 steps per epoch, 3 epochs = 12 steps; the row's lr is the one of the epoch's
+        # first step (steps 0, 4, 8)
+        ("cosine", 1, [0.25, 1.0, 0.5]),  # warm-up 4 steps: 1/4 at step 0, the cosine starts at 1 at step 4
+        ("cosine", 1.5, [1 / 6, 5 / 6, 0.75]),  # warm-up 6: (0 + 1) / 6, (4 + 1) / 6, t = 2 / 6 -> (1 + cos(pi/3)) / 2
+        ("constant", 1.5, [1 / 6, 5 / 6, 1.0]),
+        ("constant", 0, [1.0, 1.0, 1.0]),
+    ],
+)
+def test_train_model_lr_column_follows_lr_factor(schedule: str, warmup: float, expected: list[float]) -> None:
+    _, result = _train(max_epochs=3, lr_schedule=schedule, warmup_epochs=warmup)
+    lr = result.history["lr"].to_numpy()
+    np.testing.assert_allclose(lr, 1e-2 * np.asarray(expected), rtol=1e-9, atol=1e-15)
+    steps = int(round(warmup * 4))
+    np.testing.assert_allclose(lr, [1e-2 * lr_factor(4 * e, 12, steps, schedule) for e in (0, 1, 2)], rtol=1e-9, atol=1e-15)
+
+
+# ------------------------------------------------------------------- model-owned input statistics
+SPEC_TASKS = (TaskSpec("activity", "classification", 3), TaskSpec("speed", "regression", 1))
+
+
+def _offset_split(n: int, seed: int, offset: float) -> TaskArrays:
+    """_split windows moved to another level, so train and val statistics differ."""
+    arrays = _split(n, seed)
+    return TaskArrays(arrays.inputs * np.float32(4.0) + np.float32(offset), arrays.targets)
+
+
+def test_train_model_fits_input_statistics_on_training_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    train, val = _offset_split(32, 1, 10.0), _offset_split(16, 2, -30.0)
+    torch.manual_seed(0)
+    model = build_model("lstm", 3, SPEC_TASKS, hidden_size=4, amplitude_features=True)
+    calls: list[tuple[np.ndarray, ...]] = []
+    original = model.fit_input_statistics
+    monkeypatch.setattr(model, "fit_input_statistics", lambda *inputs: (calls.append(inputs), original(*inputs))[1])
+    train_model(model, SumWeighting(), train, val, SPEC_TASKS, _config(max_epochs=1))
+    assert len(calls) == 1 and len(calls[0]) == 1 and calls[0][0] is train.inputs
+    # the buffers after training (restored best state) are the TRAINING windows' statistics
+    mean, std = channel_statistics(train.inputs)
+    np.testing.assert_allclose(model.input_loc.numpy(), mean, rtol=1e-6)
+    np.testing.assert_allclose(model.input_scale.numpy(), std, rtol=1e-6)
+    x64 = train.inputs.astype(np.float64)
+    np.testing.assert_allclose(model.input_loc.numpy(), x64.mean(axis=(0, 2)), rtol=1e-6)
+    np.testing.assert_allclose(model.input_scale.numpy(), x64.std(axis=(0, 2)), rtol=1e-5)
+    stats = amplitude_statistics_numpy(train.inputs)
+    np.testing.assert_allclose(model.amplitude.loc.numpy(), stats.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(model.amplitude.scale.numpy(), stats.std(0), rtol=1e-6)
+    val_mean, _ = channel_statistics(val.inputs)
+    assert not np.allclose(model.input_loc.numpy(), val_mean, rtol=0.1)
+
+
+def test_trained_lstm_predicts_without_outside_scaling() -> None:
+    train, val = _offset_split(32, 1, 10.0), _offset_split(16, 2, 10.0)
+    torch.manual_seed(0)
+    model = build_model("gru", 3, SPEC_TASKS, hidden_size=4)
+    result = train_model(model, SumWeighting(), train, val, SPEC_TASKS, _config(max_epochs=1))
+    assert result.input_transform is to_float
+    out = predict(model, val, batch_size=5, device="cpu")
+    with torch.no_grad():
+        expected = model.predict(torch.from_numpy(val.inputs))
+    np.testing.assert_allclose(out["speed"], expected["speed"].numpy(), rtol=1e-5, atol=1e-6)
+    # the same as predicting from the raw array without a transform
+    np.testing.assert_allclose(predict(model, val.inputs, device="cpu")["speed"], out["speed"], rtol=0, atol=0)
+
+
+# --------------------------------------------------------------------------------- two-input model
+def _two_input_split(n: int, seed: int) -> TaskArrays:
+    arrays = _split(n, seed)
+    counts = encode_recurrence_plots(arrays.inputs, resolution=4)  # (n, 3, 4, 4) uint8 counts
+    return TaskArrays((counts, arrays.inputs), arrays.targets)
+
+
+def test_two_input_model_trains_and_predicts_on_the_tuple() -> None:
+    train, val = _two_input_split(16, 1), _two_input_split(8, 2)
+    torch.manual_seed(0)
+    model = build_model("mobilenetv2", 3, SPEC_TASKS, amplitude_features=True, recurrence_cell=4)
+    assert model.input_names == ("recurrence_plots", "windows")
+    result = train_model(model, SumWeighting(), train, val, SPEC_TASKS, _config(max_epochs=1, batch_size=4))
+    assert result.input_transform == (to_float, to_float)
+    assert len(result.history) == 1 and np.isfinite(result.history["val_loss"]).all()
+    stats = amplitude_statistics_numpy(train.input_arrays[1])
+    np.testing.assert_allclose(model.amplitude.loc.numpy(), stats.mean(0), rtol=1e-6)
+    out = predict(model, val.inputs, batch_size=3, device="cpu", return_embedding=True)
+    assert set(out) == {"activity", "activity_proba", "speed", "embedding"}
+    assert out["activity"].shape == (8,) and out["activity_proba"].shape == (8, 3) and out["speed"].shape == (8,)
+    assert out["embedding"].shape == (8, 64)
+    with torch.no_grad():
+        expected = model.predict(*(torch.from_numpy(a).float() for a in val.input_arrays))
+    np.testing.assert_allclose(out["speed"], expected["speed"].numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(predict(model, val, device="cpu")["speed"], out["speed"], rtol=1e-6, atol=1e-6)
+    # the raw window matters: same plots, other amplitudes -> other predictions
+    moved = (val.input_arrays[0], val.input_arrays[1] * np.float32(3.0))
+    assert not np.allclose(predict(model, moved, device="cpu")["speed"], out["speed"])
+
+
+# ----------------------------------------------------------------------------------- weighted draws
+class RecordingModel(TinyModel):
+    """TinyModel that records the first value of every training window it sees."""
+
+    def __init__(self, in_features: int) -> None:
+        super().__init__(in_features)
+        self.seen: list[float] = []
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.training:
+            self.seen.extend(x[:, 0, 0].tolist())
+        return super().forward(x)
+
+
+def test_sample_weights_change_the_drawn_batches() -> None:
+    train, val = _split(32, 1), _split(16, 2)
+    weights = np.zeros(32)
+    weights[[5, 9]] = 1.0  # only windows 5 and 9 may be drawn
+    torch.manual_seed(0)
+    weighted = RecordingModel(48)
+    result = train_model(weighted, SumWeighting(), train, val, TASKS, _config(max_epochs=2, batch_size=8), sample_weights=weights)
+    assert len(weighted.seen) == 2 * 32  # an epoch still draws len(train) windows
+    assert set(weighted.seen) <= {float(train.inputs[5, 0, 0]), float(train.inputs[9, 0, 0])}
+    assert len(set(weighted.seen)) == 2
+    torch.manual_seed(0)
+    plain = RecordingModel(48)
+    plain_result = train_model(plain, SumWeighting(), train, val, TASKS, _config(max_epochs=2, batch_size=8))
+    assert sorted(plain.seen[:32]) == sorted(train.inputs[:, 0, 0].tolist())  # every window once
+    assert not np.array_equal(result.history["train_loss"], plain_result.history["train_loss"])
+    # subject-balanced weights are accepted as they are
+    groups = np.repeat(["a", "b"], [24, 8])
+    balanced = train_model(
+        TinyModel(48), SumWeighting(), train, val, TASKS, _config(max_epochs=1), sample_weights=group_balanced_weights(groups)
+    )
+    assert np.isfinite(balanced.history["train_loss"]).all()
+    msg = "sample_weights must be 32 finite non-negative numbers with a positive sum, got shape (3,)"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        train_model(TinyModel(48), SumWeighting(), train, val, TASKS, _config(max_epochs=1), sample_weights=np.ones(3))

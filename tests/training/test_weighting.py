@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from insole_mtl.models.registry import TaskSpec
+from insole_mtl.models import TaskSpec
 from insole_mtl.training.weighting import (
     DynamicWeightAverage,
     RandomLossWeighting,

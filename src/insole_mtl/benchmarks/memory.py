@@ -205,7 +205,7 @@ for name in ("train", "val"):
 """,
     "training": """
 import torch
-from insole_mtl.models.registry import build_model
+from insole_mtl.models import build_model
 from insole_mtl.tasks import task_specs
 from insole_mtl.training.data import TaskArrays
 from insole_mtl.training.engine import TrainConfig, fit_target_scaling, train_model

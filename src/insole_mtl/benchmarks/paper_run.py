@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """One run at the env's scale; returns stage timings, training speed, metrics and the protocol projection."""
     from insole_mtl.encoding.recurrence import encode_recurrence_plots
     from insole_mtl.evaluation.metrics import evaluate_predictions
-    from insole_mtl.models.registry import build_model
+    from insole_mtl.models import build_model
     from insole_mtl.signals.labels import label_recordings
     from insole_mtl.signals.oversample import oversample_windows
     from insole_mtl.signals.split import split_subjects

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from insole_mtl.models.mobilenet import MultitaskMobileNetV2
-from insole_mtl.models.registry import TaskSpec
+from insole_mtl.models import TaskSpec
 from insole_mtl.training.engine import cpu_supports_bf16
 from insole_mtl.training.losses import masked_task_losses
 from insole_mtl.training.optim import build_optimizer

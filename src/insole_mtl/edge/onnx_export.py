@@ -10,8 +10,16 @@ For this network both exporters produce equivalent graphs that agree with PyTorc
   convolution at export time (``do_constant_folding``), and names dynamic axes directly;
 * it is deprecated upstream. :func:`export_onnx` therefore uses it by default and falls back to
   the dynamo exporter when the TorchScript one raises (e.g. once it is removed), or uses dynamo
-  when asked (``dynamo=True``). Either way the graph has one input ``x`` ``(batch, C, H, W)`` and
-  one output per task, named after the task, with a dynamic batch axis.
+  when asked (``dynamo=True``). Either way the graph has one input per model input, named after
+  ``model.input_names`` (``"recurrence_plots"`` ``(batch, C, H, W)`` and/or ``"windows"``
+  ``(batch, C, L)``, float32, in that order), and one output per task, named after the task, each
+  with a dynamic batch axis.
+
+Inputs and batches
+------------------
+Every function here takes a model's inputs as a TUPLE of model-ready tensors/arrays in
+``model.input_names`` order (a single tensor is accepted for one-input models); sessions are fed by
+input name (:func:`session_feed`).
 
 ONNX Runtime sessions use the CPU execution provider at ``ORT_ENABLE_ALL`` (constant folding,
 Conv+BN/Conv+Clip fusion, NCHWc layout transformation on AVX2/AVX-512 CPUs).
@@ -24,18 +32,17 @@ import io
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import Union
 
 import numpy as np
 import onnxruntime as ort
 import torch
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from insole_mtl.models.registry import ExportWrapper, MultitaskModel, TaskSpec
+from insole_mtl.models import ExportWrapper, MultitaskModel, TaskSpec
 
 logger = logging.getLogger(__name__)
 
-#: Name of the graph input.
-INPUT_NAME = "x"
 #: Default opset: 17 is the newest the TorchScript exporter supports for these ops and runs on any ORT >= 1.14.
 DEFAULT_OPSET = 17
 
@@ -44,38 +51,69 @@ DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
 
 
-def _export_torchscript(wrapper: ExportWrapper, example: torch.Tensor, opset: int) -> bytes:
+#: One model's inputs: a tuple in ``input_names`` order (a bare tensor/array for a one-input model).
+Inputs = Union[torch.Tensor, np.ndarray, Sequence[Union[torch.Tensor, np.ndarray]]]
+
+
+def as_input_tuple(inputs: Inputs) -> tuple:
+    """A tensor/array -> a 1-tuple; a tuple/list of them -> a tuple (anything else is an error)."""
+    if isinstance(inputs, (torch.Tensor, np.ndarray)):
+        return (inputs,)
+    if isinstance(inputs, (tuple, list)) and inputs and all(isinstance(x, (torch.Tensor, np.ndarray)) for x in inputs):
+        return tuple(inputs)
+    raise TypeError(
+        "model inputs must be a tensor/array or a non-empty tuple of them (one per model input), "
+        f"got {type(inputs).__name__}"
+    )
+
+
+def _check_example(model: MultitaskModel, example: Inputs) -> tuple[torch.Tensor, ...]:
+    inputs = as_input_tuple(example)
+    names = model.input_names
+    if len(inputs) != len(names):
+        raise ValueError(f"{type(model).__name__} reads {len(names)} input(s) {list(names)}, got {len(inputs)} example tensor(s)")
+    tensors = []
+    for name, x in zip(names, inputs):
+        x = torch.as_tensor(x) if isinstance(x, np.ndarray) else x
+        if x.ndim < 2:
+            raise ValueError(f"example input {name!r} must be batched (b, ...), got shape {tuple(x.shape)}")
+        tensors.append(x.detach().to("cpu", torch.float32))
+    return tuple(tensors)
+
+
+def _export_torchscript(wrapper: ExportWrapper, example: tuple[torch.Tensor, ...], input_names: Sequence[str], opset: int) -> bytes:
     names = list(wrapper.output_names)
     buffer = io.BytesIO()
+    axes = {name: {0: "batch"} for name in (*input_names, *names)}
     with warnings.catch_warnings():
-        # DeprecationWarning: the exporter itself; TracerWarning: the input-shape check in
-        # ``embed`` (a Python bool on a static shape, correctly absent from the graph).
+        # DeprecationWarning: the exporter itself; TracerWarning: the input-shape checks in
+        # ``embed`` (Python bools on static shapes, correctly absent from the graph).
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(
             wrapper,
-            (example,),
+            example,
             buffer,
             dynamo=False,
-            input_names=[INPUT_NAME],
+            input_names=list(input_names),
             output_names=names,
-            dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in names}},
+            dynamic_axes=axes,
             opset_version=opset,
             do_constant_folding=True,
         )
     return buffer.getvalue()
 
 
-def _export_dynamo(wrapper: ExportWrapper, example: torch.Tensor, opset: int) -> bytes:
+def _export_dynamo(wrapper: ExportWrapper, example: tuple[torch.Tensor, ...], input_names: Sequence[str], opset: int) -> bytes:
     batch = torch.export.Dim("batch", min=1)
     program = torch.onnx.export(
         wrapper,
-        (example,),
+        example,
         None,
         dynamo=True,
-        input_names=[INPUT_NAME],
+        input_names=list(input_names),
         output_names=list(wrapper.output_names),
-        dynamic_shapes=({0: batch},),
+        dynamic_shapes=(tuple({0: batch} for _ in example),),  # one entry: the wrapper's *inputs
         opset_version=max(opset, 18),  # the dynamo exporter emits opset >= 18
         verbose=False,
     )
@@ -83,7 +121,7 @@ def _export_dynamo(wrapper: ExportWrapper, example: torch.Tensor, opset: int) ->
 
 
 def export_onnx(
-    model: MultitaskModel, example: torch.Tensor, opset: int = DEFAULT_OPSET, dynamo: bool = False
+    model: MultitaskModel, example: Inputs, opset: int = DEFAULT_OPSET, dynamo: bool = False
 ) -> bytes:
     """Serialise ``ExportWrapper(model)`` to ONNX.
 
@@ -92,7 +130,9 @@ def export_onnx(
     model:
         A multitask model; exported in eval mode on CPU (its mode and device are restored).
     example:
-        An example input ``(b, C, H, W)`` float32 (any batch size; the batch axis is dynamic).
+        Example inputs, a tuple of model-ready float32 tensors in ``model.input_names`` order (a
+        single tensor for a one-input model): unpacked plots or recurrence counts ``(b, C, H, W)``,
+        raw windows ``(b, C, L)``. Any batch size (the batch axis is dynamic).
     opset:
         ONNX opset (the dynamo exporter uses at least 18).
     dynamo:
@@ -101,26 +141,26 @@ def export_onnx(
     Returns
     -------
     bytes
-        The ONNX ``ModelProto``: input ``"x"``, outputs named after ``model.task_names`` in task
-        order: logits ``(batch, n_classes)`` float32 for classification, ``(batch,)`` float32 in
+        The ONNX ``ModelProto``: one float32 input per model input, named after ``model.input_names``
+        (in that order, dynamic batch axis ``"batch"``); outputs named after ``model.task_names`` in
+        task order: logits ``(batch, n_classes)`` float32 for classification, ``(batch,)`` float32 in
         physical units (km/h, kg) for regression.
     """
     if not isinstance(model, MultitaskModel):
         raise TypeError(f"export_onnx expects a MultitaskModel, got {type(model).__name__}")
-    if not isinstance(example, torch.Tensor) or example.ndim < 2:
-        raise ValueError(f"example must be a batched input tensor (b, ...), got {getattr(example, 'shape', example)!r}")
+    inputs = _check_example(model, example)
+    names = model.input_names
     was_training = model.training
     device = next(model.parameters()).device
     wrapper = ExportWrapper(model.to("cpu").eval()).eval()
-    example = example.detach().to("cpu", torch.float32)
     try:
         if dynamo:
-            return _export_dynamo(wrapper, example, opset)
+            return _export_dynamo(wrapper, inputs, names, opset)
         try:
-            return _export_torchscript(wrapper, example, opset)
+            return _export_torchscript(wrapper, inputs, names, opset)
         except Exception as error:  # noqa: BLE001 - any failure of the legacy path -> try dynamo
             logger.warning("TorchScript ONNX export failed (%s); falling back to the dynamo exporter", error)
-            return _export_dynamo(wrapper, example, opset)
+            return _export_dynamo(wrapper, inputs, names, opset)
     finally:
         model.to(device).train(was_training)
 
@@ -163,8 +203,9 @@ def onnx_session(model_bytes: bytes, threads: int | None = None, optimization: s
 
 
 def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
-    """Eval-mode copy of ``model`` with every ``Conv2d`` directly followed by a ``BatchNorm2d`` (in a
-    ``Sequential``) replaced by one convolution with the BatchNorm folded in, the BatchNorm by ``Identity``.
+    """Eval-mode copy of ``model`` with every ``Conv2d``/``Conv1d`` directly followed by a ``BatchNorm2d``/
+    ``BatchNorm1d`` (in a ``Sequential``) replaced by one convolution with the BatchNorm folded in, the
+    BatchNorm by ``Identity``.
 
     The predictions are those of ``model.eval()`` up to fp32 rounding; the original is not modified.
     """
@@ -174,25 +215,48 @@ def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
             continue
         children = list(module.named_children())
         for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
-            if isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d):
+            pair_2d = isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d)
+            pair_1d = isinstance(conv, torch.nn.Conv1d) and isinstance(bn, torch.nn.BatchNorm1d)
+            if pair_2d or pair_1d:
                 setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
                 setattr(module, bn_name, torch.nn.Identity())
     return folded
 
 
-def run_session(session: ort.InferenceSession, inputs: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
-    """Run a session on ``inputs`` ``(b, C, H, W)``; returns ``{output name: array}`` (float32)."""
-    array = inputs.detach().cpu().numpy() if isinstance(inputs, torch.Tensor) else np.asarray(inputs)
-    array = np.ascontiguousarray(array, dtype=np.float32)
+def _as_float32_array(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    array = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def session_feed(session: ort.InferenceSession, inputs: Inputs | Mapping[str, torch.Tensor | np.ndarray]) -> dict[str, np.ndarray]:
+    """The ``{graph input name: float32 array}`` feed of a session.
+
+    ``inputs`` is a mapping by input name, or a tuple in the graph's input order (which is
+    ``model.input_names`` for :func:`export_onnx`; a single array for a one-input graph).
+    """
+    names = [value.name for value in session.get_inputs()]
+    if isinstance(inputs, Mapping):
+        missing = [name for name in names if name not in inputs]
+        if missing:
+            raise ValueError(f"the ONNX model reads inputs {names}; missing {missing} (got {sorted(inputs)})")
+        return {name: _as_float32_array(inputs[name]) for name in names}
+    arrays = as_input_tuple(inputs)
+    if len(arrays) != len(names):
+        raise ValueError(f"the ONNX model reads {len(names)} input(s) {names}, got {len(arrays)} array(s)")
+    return {name: _as_float32_array(x) for name, x in zip(names, arrays)}
+
+
+def run_session(
+    session: ort.InferenceSession, inputs: Inputs | Mapping[str, torch.Tensor | np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Run a session on one batch of inputs (see :func:`session_feed`); returns ``{output name: array}`` (float32)."""
     names = [output.name for output in session.get_outputs()]
-    values = session.run(names, {session.get_inputs()[0].name: array})
+    values = session.run(names, session_feed(session, inputs))
     return dict(zip(names, values))
 
 
-def run_session_batched(
-    session: ort.InferenceSession, batches: Sequence[np.ndarray | torch.Tensor]
-) -> dict[str, np.ndarray]:
-    """:func:`run_session` over several batches, outputs concatenated along the batch axis."""
+def run_session_batched(session: ort.InferenceSession, batches: Sequence[Inputs]) -> dict[str, np.ndarray]:
+    """:func:`run_session` over several batches (each a tuple of inputs), outputs concatenated along the batch axis."""
     parts: dict[str, list[np.ndarray]] = {}
     for batch in batches:
         for name, value in run_session(session, batch).items():
@@ -200,13 +264,32 @@ def run_session_batched(
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
+def _batch_size_of(inputs: tuple) -> int:
+    sizes = {int(x.shape[0]) for x in inputs}
+    if len(sizes) != 1:
+        raise ValueError(f"model inputs must have the same batch size, got {[tuple(x.shape) for x in inputs]}")
+    return sizes.pop()
+
+
+def split_batches(inputs: Inputs, batch_size: int) -> list[tuple]:
+    """Cut inputs ``(n, ...)`` (a tuple of tensors/arrays) into tuples of at most ``batch_size`` windows."""
+    arrays = as_input_tuple(inputs)
+    n = _batch_size_of(arrays)
+    return [tuple(x[start : start + batch_size] for x in arrays) for start in range(0, n, batch_size)]
+
+
 @torch.inference_mode()
-def torch_outputs(model: MultitaskModel, inputs: torch.Tensor, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Eager PyTorch predictions in physical units, ``{task: (n, k) logits or (n,) values}`` float32."""
+def torch_outputs(model: MultitaskModel, inputs: Inputs, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Eager PyTorch predictions in physical units, ``{task: (n, k) logits or (n,) values}`` float32.
+
+    ``inputs``: model-ready inputs ``(n, ...)``, a tuple in ``model.input_names`` order (a single
+    tensor for a one-input model).
+    """
     model.eval()
     parts: dict[str, list[np.ndarray]] = {}
-    for start in range(0, inputs.shape[0], batch_size):
-        outputs = model.predict(inputs[start : start + batch_size].float())
+    for batch in split_batches(inputs, batch_size):
+        tensors = tuple((torch.from_numpy(np.asarray(x)) if isinstance(x, np.ndarray) else x).float() for x in batch)
+        outputs = model.predict(*tensors)
         for name, value in outputs.items():
             parts.setdefault(name, []).append(value.float().cpu().numpy())
     return {name: np.concatenate(values) for name, values in parts.items()}
@@ -248,7 +331,7 @@ def compare_outputs(
 def compare_onnx_to_torch(
     model: MultitaskModel,
     session: ort.InferenceSession,
-    inputs: torch.Tensor,
+    inputs: Inputs,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     batch_size: int = 64,
@@ -260,7 +343,8 @@ def compare_onnx_to_torch(
     model, session:
         The PyTorch model and a session of its export (outputs named after the tasks).
     inputs:
-        Model inputs ``(n, C, H, W)`` float32 (e.g. unpacked test recurrence plots).
+        Model-ready inputs ``(n, ...)`` float32, a tuple in ``model.input_names`` order (a single tensor
+        for a one-input model), e.g. unpacked test recurrence plots and the raw test windows.
     atol, rtol:
         ``|onnx - torch| <= atol + rtol * |torch|`` elementwise is "within tolerance". The defaults
         (1e-4, 1e-3) are fp32 reassociation noise with headroom: ORT's fused/NCHWc kernels sum in
@@ -277,5 +361,5 @@ def compare_onnx_to_torch(
         ``n_windows``, ``atol``, ``rtol`` and ``within_tolerance`` (all tasks, elementwise).
     """
     reference = torch_outputs(model, inputs, batch_size)
-    batches = [inputs[start : start + batch_size] for start in range(0, inputs.shape[0], batch_size)]
+    batches = split_batches(inputs, batch_size)
     return compare_outputs(reference, run_session_batched(session, batches), model.tasks, atol, rtol)

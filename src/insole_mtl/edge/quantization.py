@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 import onnx
@@ -45,38 +46,65 @@ _TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 _METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
 
 
+#: One calibration batch: ``{graph input name: array}``, a tuple of arrays in the graph's input order
+#: (``model.input_names``), or a single array for a one-input graph.
+CalibrationBatch = Union[np.ndarray, Sequence[np.ndarray], Mapping[str, np.ndarray]]
+
+
 class WindowCalibrationReader(CalibrationDataReader):
-    """Feeds calibration batches ``(b, C, H, W)`` float32 to ``quantize_static``.
+    """Feeds calibration batches to ``quantize_static``, one ``{input name: float32 array}`` dict per batch.
 
     Parameters
     ----------
     batches:
-        Model-ready input batches (e.g. unpacked training recurrence plots). Consumed once.
-    input_name:
-        Name of the graph input.
+        Model-ready input batches (e.g. unpacked training recurrence plots and the raw training
+        windows), each a mapping by graph input name, a tuple in ``input_names`` order or, for a
+        one-input graph, a single array. Consumed once.
+    input_names:
+        Names of the graph inputs, in order (a single name for a one-input graph).
     """
 
-    def __init__(self, batches: Iterable[np.ndarray], input_name: str = "x") -> None:
-        self._batches: Iterator[np.ndarray] = iter(batches)
-        self._input_name = input_name
+    def __init__(self, batches: Iterable[CalibrationBatch], input_names: Sequence[str] | str = ("x",)) -> None:
+        self._batches: Iterator[CalibrationBatch] = iter(batches)
+        self._input_names: tuple[str, ...] = (input_names,) if isinstance(input_names, str) else tuple(input_names)
+        if not self._input_names:
+            raise ValueError("input_names must name at least one graph input")
         self.n_windows = 0
+
+    def _feed(self, batch: CalibrationBatch) -> dict[str, np.ndarray]:
+        names = self._input_names
+        if isinstance(batch, Mapping):
+            missing = [name for name in names if name not in batch]
+            if missing:
+                raise ValueError(f"calibration batch lacks input(s) {missing}; the model reads {list(names)}, got {sorted(batch)}")
+            arrays = [batch[name] for name in names]
+        else:
+            arrays = [batch] if isinstance(batch, np.ndarray) or not isinstance(batch, (tuple, list)) else list(batch)
+            if len(arrays) != len(names):
+                raise ValueError(f"calibration batch has {len(arrays)} array(s) but the model reads {len(names)} input(s) {list(names)}")
+        feed = {name: np.ascontiguousarray(np.asarray(array), dtype=np.float32) for name, array in zip(names, arrays)}
+        sizes = {value.shape[0] for value in feed.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"calibration batch inputs have different batch sizes: {({k: v.shape for k, v in feed.items()})}")
+        return feed
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         batch = next(self._batches, None)
         if batch is None:
             return None
-        array = np.ascontiguousarray(np.asarray(batch), dtype=np.float32)
-        self.n_windows += int(array.shape[0])
-        return {self._input_name: array}
+        feed = self._feed(batch)
+        self.n_windows += int(next(iter(feed.values())).shape[0])
+        return feed
 
 
-def _input_name(model_bytes: bytes) -> str:
+def graph_input_names(model_bytes: bytes) -> tuple[str, ...]:
+    """Names of an ONNX model's graph inputs (initialisers excluded), in graph order."""
     graph = onnx.load_from_string(model_bytes).graph
     initialisers = {init.name for init in graph.initializer}
-    names = [value.name for value in graph.input if value.name not in initialisers]
-    if len(names) != 1:
-        raise ValueError(f"expected an ONNX model with exactly one input, got {names}")
-    return names[0]
+    names = tuple(value.name for value in graph.input if value.name not in initialisers)
+    if not names:
+        raise ValueError("the ONNX model has no graph input")
+    return names
 
 
 def _option(table: Mapping[str, object], value: str, what: str) -> object:
@@ -98,7 +126,7 @@ def preprocess_for_quantization(model_bytes: bytes) -> bytes:
 
 def quantize_int8(
     model_bytes: bytes,
-    calibration_batches: Iterable[np.ndarray],
+    calibration_batches: Iterable[CalibrationBatch],
     *,
     quant_format: str = "qdq",
     per_channel: bool = True,
@@ -115,7 +143,10 @@ def quantize_int8(
     model_bytes:
         fp32 ONNX model (e.g. :func:`insole_mtl.edge.onnx_export.export_onnx`).
     calibration_batches:
-        Model-ready float32 batches ``(b, C, H, W)``; activation ranges are taken over all of them.
+        Model-ready float32 batches with ALL the model's inputs: each a ``{input name: array}``
+        mapping, a tuple of arrays in the graph's input order (``model.input_names`` for
+        :func:`~insole_mtl.edge.onnx_export.export_onnx`), or one array for a one-input model;
+        activation ranges are taken over all of them.
     quant_format:
         ``"qdq"`` (QuantizeLinear/DequantizeLinear pairs, fused by ORT) or ``"qoperator"``
         (QLinearConv etc. in the graph).
@@ -140,7 +171,7 @@ def quantize_int8(
     wgt = _option(_TYPES, weight_type, "weight_type")
     method = _option(_METHODS, calibration_method, "calibration_method")
     source_bytes = preprocess_for_quantization(model_bytes) if preprocess else bytes(model_bytes)
-    reader = WindowCalibrationReader(calibration_batches, _input_name(source_bytes))
+    reader = WindowCalibrationReader(calibration_batches, graph_input_names(source_bytes))
     with tempfile.TemporaryDirectory(prefix="insole_quant_") as tmp:
         source, target = Path(tmp, "fp32.onnx"), Path(tmp, "int8.onnx")
         source.write_bytes(source_bytes)

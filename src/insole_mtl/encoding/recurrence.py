@@ -33,6 +33,13 @@ Algorithm of :func:`encode_recurrence_plots` (``O(L log L + L^2 / 32)`` work per
 
 Blocks of series are processed in cache-sized pieces on a small thread pool (numpy releases the
 GIL), so memory is bounded by ``chunk_size`` and the block size, not by ``n``.
+
+Reduced resolution (:func:`reduce_recurrence_plots`, ``encode_recurrence_plots(..., resolution=R)``):
+with ``k = L / R`` (an integer), the plot is cut into ``R x R`` cells of ``k x k`` pixels and each
+cell keeps its NUMBER of recurrences, ``counts[a, b] = sum_{i<k, j<k} RP[a k + i, b k + j]`` in
+``0 .. k²`` (uint8 for ``k <= 15``). ``counts / k²`` is average pooling of the binary plot, i.e. the
+local recurrence rate; the model divides by ``k²`` itself (``recurrence_cell``), so the stored array
+stays exact integers, ``R² C`` bytes per window (25.6 KB for 16 channels at 40 x 40).
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "encode_recurrence_plots",
+    "recurrence_cell",
+    "reduce_recurrence_plots",
     "packed_width",
     "recurrence_plot_reference",
     "unpack_recurrence_plots",
@@ -146,6 +155,43 @@ def unpack_recurrence_plots_torch(
     bits = torch.bitwise_and(packed.unsqueeze(-1), mask).ne_(0)  # (b, C, L, P, 8), bit b = column 8j+b
     bits = bits.flatten(-2)[..., :length]
     return bits.to(dtype)
+
+
+def recurrence_cell(length: int, resolution: int) -> int:
+    """Cell size ``k = length / resolution`` of a reduced plot (an integer with ``k² <= 255``).
+
+    Raises:
+        ValueError: ``resolution`` not a positive divisor of ``length``, or cells too large for uint8 counts.
+    """
+    if isinstance(resolution, bool) or int(resolution) != resolution or resolution < 1 or length % int(resolution):
+        raise ValueError(
+            f"recurrence plot resolution must be a positive divisor of the window length {length}, got {resolution!r}"
+        )
+    cell = length // int(resolution)
+    if cell * cell > 255:
+        raise ValueError(
+            f"recurrence plot resolution {resolution} of a {length}-sample window gives {cell}x{cell} cells; "
+            "counts must fit uint8 (cell <= 15)"
+        )
+    return cell
+
+
+def reduce_recurrence_plots(packed: np.ndarray, length: int, resolution: int, chunk: int = 128) -> np.ndarray:
+    """Bit-packed plots ``(n, C, L, ceil(L/8))`` -> recurrence counts per cell ``(n, C, R, R)`` uint8.
+
+    ``counts[..., a, b]`` = number of ones in rows ``a k .. a k + k - 1`` and columns
+    ``b k .. b k + k - 1`` of the plot, ``k = L / R`` (see the module docstring).
+    """
+    _check_packed(packed.ndim, packed.dtype == np.uint8, str(packed.dtype), packed.shape, length)
+    cell = recurrence_cell(length, resolution)
+    resolution = length // cell
+    n, c = packed.shape[:2]
+    out = np.empty((n, c, resolution, resolution), dtype=np.uint8)
+    for a in range(0, n, chunk):  # bounded memory: the unpacked plots are 8x the packed bytes
+        bits = unpack_recurrence_plots(packed[a : a + chunk], length)
+        m = bits.shape[0]
+        out[a : a + m] = bits.reshape(m, c, resolution, cell, resolution, cell).sum(axis=(3, 5), dtype=np.uint8)
+    return out
 
 
 def _check_packed(ndim: int, is_uint8: bool, dtype_name: str, shape: tuple[int, ...], length: int) -> None:
@@ -410,6 +456,7 @@ def encode_recurrence_plots(
     *,
     num_threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    resolution: int | None = None,
 ) -> np.ndarray:
     """Encode windows as bit-packed recurrence plots, bit-identical to the float64 definition.
 
@@ -428,12 +475,16 @@ def encode_recurrence_plots(
     progress : callable, optional
         Called as ``progress(windows_done, n)`` after every chunk. Independently, progress with an
         ETA is logged at INFO every few seconds for long runs.
+    resolution : int, optional
+        None or ``L`` (the paper): full-resolution packed plots. ``R < L`` dividing ``L``: the
+        plots reduced to ``R x R`` recurrence counts (:func:`reduce_recurrence_plots`), chunk by chunk.
 
     Returns
     -------
-    np.ndarray, uint8, shape (n, C, L, ceil(L / 8))
+    np.ndarray, uint8, shape (n, C, L, ceil(L / 8)) — or (n, C, R, R) with ``resolution = R < L``
         ``np.packbits(rp, axis=-1, bitorder='little')`` of the boolean plots of
-        :func:`recurrence_plot_reference`. Constant channels give all-zero plots.
+        :func:`recurrence_plot_reference` (constant channels give all-zero plots), or their
+        recurrence counts per ``(L / R) x (L / R)`` cell.
 
     Raises
     ------
@@ -446,6 +497,16 @@ def encode_recurrence_plots(
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     n, n_channels, length = windows.shape
+    cell = 1 if resolution is None else recurrence_cell(length, resolution)
+    if cell > 1:
+        reduced = np.empty((n, n_channels, length // cell, length // cell), dtype=np.uint8)
+        for a in range(0, n, chunk_size):
+            b = min(n, a + chunk_size)
+            packed = encode_recurrence_plots(windows[a:b], percentage, chunk_size, num_threads=num_threads)
+            reduced[a:b] = reduce_recurrence_plots(packed, length, length // cell)
+            if progress is not None:
+                progress(b, n)
+        return reduced
     width = packed_width(length)
     out = np.empty((n, n_channels, length, width), dtype=np.uint8)
     if n == 0 or n_channels == 0:

@@ -1,5 +1,17 @@
-"""Multitask models (MobileNetV2 on recurrence plots, LSTM/GRU on raw windows) and complexity."""
+"""Multitask models (MobileNetV2 on recurrence plots; 1-D CNN, LSTM/GRU on raw windows) and complexity."""
 
+from insole_mtl.models.amplitude import AMPLITUDE_STATISTICS, AmplitudeBranch, amplitude_statistics
+from insole_mtl.models.base import (
+    CLASSIFICATION,
+    RECURRENCE_PLOTS,
+    REGRESSION,
+    WINDOWS,
+    ExportWrapper,
+    MultitaskModel,
+    TaskSpec,
+    channel_statistics,
+)
+from insole_mtl.models.cnn1d import ResidualCNN1d
 from insole_mtl.models.complexity import count_macs, count_parameters, model_size_mb
 from insole_mtl.models.mobilenet import (
     FIVE_BOTTLENECKS,
@@ -9,25 +21,29 @@ from insole_mtl.models.mobilenet import (
     bottleneck_rows,
 )
 from insole_mtl.models.recurrent import RecurrentMultitaskNet
-from insole_mtl.models.registry import (
-    ExportWrapper,
-    MultitaskModel,
-    TaskSpec,
-    build_model,
-    model_input_kind,
-)
+from insole_mtl.models.registry import MODEL_INPUT_KINDS, build_model, model_input_kind
 
 __all__ = [
+    "AMPLITUDE_STATISTICS",
+    "CLASSIFICATION",
     "FIVE_BOTTLENECKS",
+    "MODEL_INPUT_KINDS",
+    "RECURRENCE_PLOTS",
+    "REGRESSION",
     "TABLE_II_BOTTLENECKS",
+    "WINDOWS",
+    "AmplitudeBranch",
     "ExportWrapper",
     "InvertedResidual",
     "MultitaskMobileNetV2",
     "MultitaskModel",
     "RecurrentMultitaskNet",
+    "ResidualCNN1d",
     "TaskSpec",
+    "amplitude_statistics",
     "bottleneck_rows",
     "build_model",
+    "channel_statistics",
     "count_macs",
     "count_parameters",
     "model_input_kind",

@@ -1,36 +1,43 @@
-"""Task specifications, the shared multitask model contract and the model registry.
+"""The multitask model contract: task specifications, target scaling, amplitude fusion, export wrapper.
 
 Every model in :mod:`insole_mtl.models` derives from :class:`MultitaskModel`:
 
-* ``forward(x) -> dict[str, Tensor]``: classification logits ``(b, n_classes)`` and
+* ``input_names``: the arrays ``forward`` reads, in order — ``("recurrence_plots",)`` for the paper's
+  MobileNetV2, ``("recurrence_plots", "windows")`` when it also reads amplitude statistics of the raw
+  window, ``("windows",)`` for the raw-signal models (1-D CNN, LSTM, GRU).
+* ``forward(*inputs) -> dict[str, Tensor]``: classification logits ``(b, n_classes)`` and
   *standardised* regression outputs ``(b,)``, one entry per task, in task order.
-* ``embed(x) -> Tensor``: the shared embedding ``(b, embedding_dim)`` the heads read.
-* ``predict(x) -> dict[str, Tensor]``: like ``forward`` but regression outputs in physical
+* ``embed(*inputs) -> Tensor``: the shared embedding ``(b, embedding_dim)`` the heads read (after the
+  amplitude fusion, when the model has one).
+* ``predict(*inputs) -> dict[str, Tensor]``: like ``forward`` but regression outputs in physical
   units (km/h, kg), using the per-task ``target_loc``/``target_scale`` buffers.
+* ``fit_input_statistics(*inputs)``: fit every input statistic the model keeps (raw-window
+  standardisation, amplitude-statistics standardisation) on the TRAINING inputs.
 
-The target-scaling buffers live in the state_dict (``target_scaling.<task>.loc`` and
-``target_scaling.<task>.scale``), so a checkpoint or an ONNX export carries them.
+Everything a model needs to turn its inputs into predictions lives in its state_dict as buffers
+(``target_scaling.<task>.loc/scale``, ``amplitude.loc/scale``, the raw models' ``input_loc/scale``), so
+a checkpoint or an ONNX export carries it and nothing is re-fitted on new data.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
+
+from insole_mtl.models.amplitude import AmplitudeBranch
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
 TASK_KINDS: tuple[str, ...] = (CLASSIFICATION, REGRESSION)
 
-#: model name -> what the model reads: a (C, 160, 160) recurrence-plot stack or the raw (C, L) window.
-MODEL_INPUT_KINDS: dict[str, Literal["recurrence_plot", "raw"]] = {
-    "mobilenetv2": "recurrence_plot",
-    "lstm": "raw",
-    "gru": "raw",
-}
+#: names of the two model inputs: a recurrence-plot stack ``(C, R, R)`` and the raw window ``(C, L)``.
+RECURRENCE_PLOTS = "recurrence_plots"
+WINDOWS = "windows"
 
 
 @dataclass(frozen=True)
@@ -127,10 +134,10 @@ class TargetScaler(nn.Module):
 
 
 class MultitaskModel(nn.Module):
-    """Base class: per-task linear heads on a shared embedding plus target scaling.
+    """Base class: per-task linear heads on a shared embedding, target scaling, optional amplitude fusion.
 
-    Subclasses implement :meth:`embed` (``(b, ...) -> (b, embedding_dim)``) and call
-    ``super().__init__(tasks, embedding_dim)``.
+    Subclasses implement :meth:`backbone_embed` (``primary input -> (b, embedding_dim)``), set
+    :attr:`primary_input` and call ``super().__init__(tasks, embedding_dim, amplitude_channels=...)``.
 
     Parameters
     ----------
@@ -138,9 +145,25 @@ class MultitaskModel(nn.Module):
         Task specifications; the output dict follows their order.
     embedding_dim:
         Size of the shared embedding the heads read.
+    amplitude_channels:
+        None (the paper's models): the heads read the backbone's embedding. An int C: the model also
+        reads the raw window ``(b, C, L)`` (its last input), turns it into per-channel amplitude
+        statistics (:class:`~insole_mtl.models.amplitude.AmplitudeBranch`) and fuses them with the
+        backbone's embedding, ``ReLU6(Linear(concat(embedding, amplitude)))``, before the heads.
+    amplitude_dim:
+        Width of the amplitude branch's output.
     """
 
-    def __init__(self, tasks: Sequence[TaskSpec], embedding_dim: int) -> None:
+    #: name of the backbone's input (set by each subclass)
+    primary_input: str = RECURRENCE_PLOTS
+
+    def __init__(
+        self,
+        tasks: Sequence[TaskSpec],
+        embedding_dim: int,
+        amplitude_channels: int | None = None,
+        amplitude_dim: int = 32,
+    ) -> None:
         super().__init__()
         self.tasks: tuple[TaskSpec, ...] = validate_tasks(tasks)
         self.embedding_dim = int(embedding_dim)
@@ -150,15 +173,67 @@ class MultitaskModel(nn.Module):
         self.target_scaling = nn.ModuleDict(
             {task.name: TargetScaler() for task in self.tasks if task.is_regression}
         )
+        self.amplitude: AmplitudeBranch | None = None
+        self.fusion: nn.Module | None = None
+        if amplitude_channels is not None:
+            self.amplitude = AmplitudeBranch(int(amplitude_channels), int(amplitude_dim))
+            self.fusion = nn.Sequential(nn.Linear(self.embedding_dim + int(amplitude_dim), self.embedding_dim), nn.ReLU6())
+        #: JSON-serialisable description of the preprocessing the inputs went through (channels, rates,
+        #: window length, recurrence-plot settings), recorded by the training node; empty if unknown.
+        self.preprocessing: dict = {}
+        #: ``{"name", "in_channels", "options"}`` of :func:`insole_mtl.models.registry.build_model`: enough
+        #: to build the same architecture again (e.g. the single-task variants of a benchmark); None when
+        #: the model was constructed directly
+        self.build_spec: dict | None = None
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Names of the arrays :meth:`forward` reads, in order."""
+        if self.amplitude is None or self.primary_input == WINDOWS:
+            return (self.primary_input,)
+        return (self.primary_input, WINDOWS)
+
+    @property
+    def has_amplitude(self) -> bool:
+        """True when the heads also read amplitude statistics of the raw window."""
+        return self.amplitude is not None
 
     @property
     def task_names(self) -> tuple[str, ...]:
         """Task names in output order."""
         return tuple(task.name for task in self.tasks)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        """Shared embedding ``(b, embedding_dim)`` float32."""
+    def backbone_embed(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """Backbone embedding ``(b, embedding_dim)`` of the primary input."""
         raise NotImplementedError
+
+    def _check_inputs(self, inputs: tuple[torch.Tensor, ...]) -> None:
+        names = self.input_names
+        if len(inputs) != len(names):
+            raise ValueError(
+                f"{type(self).__name__} reads {len(names)} input(s) {list(names)}, got {len(inputs)}"
+            )
+
+    def embed(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Shared embedding ``(b, embedding_dim)`` float32 of the model's inputs (see :attr:`input_names`)."""
+        self._check_inputs(inputs)
+        z = self.backbone_embed(inputs[0])
+        if self.amplitude is not None:
+            assert self.fusion is not None
+            # the raw window is the last input (the only one for raw-signal models)
+            z = self.fusion(torch.cat([z, self.amplitude(inputs[-1]).to(z.dtype)], dim=1))
+        return z
+
+    def fit_input_statistics(self, *inputs: np.ndarray) -> None:
+        """Fit the model's input statistics on the TRAINING inputs (arrays in :attr:`input_names` order).
+
+        The base class fits the amplitude branch's standardisation on the raw windows; raw-signal models
+        also fit their per-channel input standardisation (they extend this method).
+        """
+        if len(inputs) != len(self.input_names):
+            raise ValueError(f"fit_input_statistics: expected {list(self.input_names)}, got {len(inputs)} array(s)")
+        if self.amplitude is not None:
+            self.amplitude.fit(np.asarray(inputs[-1]))
 
     def heads_forward(self, embedding: torch.Tensor) -> dict[str, torch.Tensor]:
         """Apply the task heads to an embedding ``(b, embedding_dim)``.
@@ -175,9 +250,9 @@ class MultitaskModel(nn.Module):
             outputs[task.name] = out.squeeze(-1) if task.is_regression else out
         return outputs
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Model input -> ``{task: prediction}`` with standardised regression outputs."""
-        return self.heads_forward(self.embed(x))
+    def forward(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Model inputs -> ``{task: prediction}`` with standardised regression outputs."""
+        return self.heads_forward(self.embed(*inputs))
 
     def destandardise(self, outputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map standardised regression outputs to physical units; logits pass unchanged."""
@@ -186,13 +261,13 @@ class MultitaskModel(nn.Module):
             result[name] = self.target_scaling[name](value) if name in self.target_scaling else value
         return result
 
-    def predict(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Model input -> ``{task: prediction}`` with regression outputs in physical units.
+    def predict(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Model inputs -> ``{task: prediction}`` with regression outputs in physical units.
 
         Does not change train/eval mode or autograd state: call ``model.eval()`` and use
         ``torch.no_grad()`` yourself for inference.
         """
-        return self.destandardise(self.forward(x))
+        return self.destandardise(self.forward(*inputs))
 
     def _scaler(self, task: str) -> TargetScaler:
         if task not in self.target_scaling:
@@ -233,7 +308,7 @@ class MultitaskModel(nn.Module):
 
 
 class ExportWrapper(nn.Module):
-    """ONNX-friendly wrapper: ``forward(x)`` returns a tuple in task order, physical units.
+    """ONNX-friendly wrapper: ``forward(*inputs)`` returns a tuple in task order, physical units.
 
     Classification entries are logits ``(b, n_classes)``; regression entries ``(b,)`` in the
     target's physical unit (the wrapped model's target scaling is applied inside the graph).
@@ -244,41 +319,27 @@ class ExportWrapper(nn.Module):
         self.model = model
         self.output_names: tuple[str, ...] = model.task_names
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outputs = self.model.predict(x)
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        outputs = self.model.predict(*inputs)
         return tuple(outputs[name] for name in self.output_names)
 
 
-def model_input_kind(name: str) -> Literal["recurrence_plot", "raw"]:
-    """What a registered model reads: ``"recurrence_plot"`` (C, 160, 160) or ``"raw"`` (C, L)."""
-    try:
-        return MODEL_INPUT_KINDS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown model name {name!r}; known models: {sorted(MODEL_INPUT_KINDS)}"
-        ) from None
+def channel_statistics(windows: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std (float64, over windows and time) of raw windows ``(n, C, L)``.
 
-
-def build_model(name: str, in_channels: int, tasks: Sequence[TaskSpec], **options: object) -> MultitaskModel:
-    """Build a registered model.
-
-    Parameters
-    ----------
-    name:
-        ``"mobilenetv2"`` (recurrence-plot input), ``"lstm"`` or ``"gru"`` (raw windows).
-    in_channels:
-        Number of input channels (14 for the paper's insole).
-    tasks:
-        Task specifications (one task = single-task model).
-    **options:
-        Passed to the model constructor (e.g. ``stem_kernel=3``, ``hidden_size=128``).
+    Chunked, so the windows may be a memory map. A constant channel gets std 1 (it then maps to 0)
+    instead of a division by zero.
     """
-    # Imported here because both model modules import this module's base class.
-    from insole_mtl.models.mobilenet import MultitaskMobileNetV2
-    from insole_mtl.models.recurrent import RecurrentMultitaskNet
-
-    if name == "mobilenetv2":
-        return MultitaskMobileNetV2(in_channels, tasks, **options)  # type: ignore[arg-type]
-    if name in ("lstm", "gru"):
-        return RecurrentMultitaskNet(name, in_channels, tasks, **options)  # type: ignore[arg-type]
-    raise ValueError(f"unknown model name {name!r}; known models: {sorted(MODEL_INPUT_KINDS)}")
+    if windows.ndim != 3 or windows.shape[0] == 0:
+        raise ValueError(f"channel statistics need non-empty raw windows (n, C, L), got shape {windows.shape}")
+    c = windows.shape[1]
+    total, sq, count = np.zeros(c), np.zeros(c), 0
+    for start in range(0, windows.shape[0], chunk):
+        block = np.asarray(windows[start : start + chunk], dtype=np.float64)
+        total += block.sum(axis=(0, 2))
+        sq += np.square(block).sum(axis=(0, 2))
+        count += block.shape[0] * block.shape[2]
+    mean = total / count
+    std = np.sqrt(np.maximum(sq / count - mean**2, 0.0))
+    std[~(std > 1e-12)] = 1.0
+    return mean, std

@@ -30,6 +30,7 @@ Definitions
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 
@@ -47,8 +48,8 @@ class _TupleOutput(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(x)
+    def forward(self, **inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.model(*inputs.values())
         if isinstance(out, dict):
             return tuple(out.values())
         if isinstance(out, torch.Tensor):
@@ -68,7 +69,9 @@ _ELEMENTWISE_MODULES: list[type[nn.Module]] = [
 ]  # fmt: skip
 
 
-def count_macs(model: nn.Module, input_shape: tuple[int, ...], include_elementwise: bool = True) -> int:
+def count_macs(
+    model: nn.Module, input_shape: tuple[int, ...] | tuple[tuple[int, ...], ...], include_elementwise: bool = True
+) -> int:
     """Multiply-accumulates of one forward pass at batch size 1 (ptflops, pytorch backend).
 
     Parameters
@@ -78,7 +81,8 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...], include_elementwi
         restored afterwards (counting runs in eval mode so BatchNorm uses running stats).
     input_shape:
         Shape of ONE sample, without the batch dimension, e.g. ``(14, 160, 160)`` for the
-        MobileNetV2 or ``(14, 160)`` for the recurrent baselines.
+        MobileNetV2 or ``(14, 160)`` for the recurrent baselines; for a model with several inputs
+        (``model.input_names``) a tuple of such shapes, e.g. ``((14, 40, 40), (14, 160))``.
 
     Returns
     -------
@@ -89,31 +93,35 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...], include_elementwi
         included. False: only convolutions, linear and recurrent layers (the usual
         "multiply-accumulate" reading of a paper table).
     """
-    shape = tuple(int(d) for d in input_shape)
-    if not shape or min(shape) < 1:
+    shapes = input_shape if input_shape and isinstance(input_shape[0], (tuple, list)) else (input_shape,)
+    shapes = tuple(tuple(int(d) for d in shape) for shape in shapes)  # type: ignore[union-attr]
+    if not shapes or any(not shape or min(shape) < 1 for shape in shapes):
         raise ValueError(
             f"input_shape must be a non-empty tuple of positive ints (no batch dim), got {input_shape!r}"
         )
+    dtype = _param_dtype(model)
     was_training = model.training
     wrapper = _TupleOutput(model)
     try:
         model.eval()
-        with torch.no_grad():
+        # redirect_stdout: ptflops prints a batch-size warning for keyword inputs (batch 1 is right)
+        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
             macs, _ = get_model_complexity_info(
                 wrapper,
-                shape,
+                shapes[0],
                 as_strings=False,
                 print_per_layer_stat=False,
                 ost=io.StringIO(),  # ptflops prints to ost; keep it off stdout
                 backend="pytorch",
                 ignore_modules=[] if include_elementwise else list(_ELEMENTWISE_MODULES),
-                # The default input is torch.empty: use zeros so no NaN/Inf flows through.
-                input_constructor=lambda res: torch.zeros((1, *res), dtype=_param_dtype(model)),
+                # The default input is torch.empty: use zeros so no NaN/Inf flows through; one
+                # keyword per model input (ptflops calls the wrapper with **dict).
+                input_constructor=lambda _: {f"x{i}": torch.zeros((1, *shape), dtype=dtype) for i, shape in enumerate(shapes)},
             )
     finally:
         model.train(was_training)
     if macs is None:
-        raise ValueError(f"ptflops could not count MACs of {type(model).__name__} for input shape {shape}")
+        raise ValueError(f"ptflops could not count MACs of {type(model).__name__} for input shape(s) {shapes}")
     return int(macs)
 
 

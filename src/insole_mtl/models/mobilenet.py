@@ -29,7 +29,7 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from insole_mtl.models.registry import MultitaskModel, TaskSpec
+from insole_mtl.models.base import RECURRENCE_PLOTS, MultitaskModel, TaskSpec
 
 #: One bottleneck stage: (expansion t, output channels c, repeats n, first stride s).
 BottleneckRow = tuple[int, int, int, int]
@@ -179,10 +179,24 @@ class MultitaskMobileNetV2(MultitaskModel):
         MobileNetV2 uses ReLU6 at all (robust low-precision inference on edge devices,
         which is this model's deployment target). ``"relu"`` and ``"none"`` are offered for
         ablation. The table lists no BatchNorm for this layer; it has a bias instead.
+    recurrence_cell:
+        1 (the paper): the input is the binary plot. ``k > 1``: the input is the plot reduced to
+        ``(L / k) x (L / k)`` by counting the recurrences in each ``k x k`` cell (what
+        :func:`insole_mtl.encoding.recurrence.encode_recurrence_plots` writes with
+        ``resolution = L / k``); the model divides the counts by ``k²``, so it reads the local
+        recurrence rate in [0, 1] — average pooling of the binary plot.
+    amplitude_features:
+        False (the paper): the heads read the plots' embedding only. True: the model also reads the
+        raw window ``(b, in_channels, L)`` as a second input and fuses its per-channel amplitude
+        statistics with the embedding (:class:`insole_mtl.models.amplitude.AmplitudeBranch`) — a
+        recurrence plot is blind to force magnitude.
 
-    Input ``(b, in_channels, H, W)`` float32 (binary recurrence plots, H = W = 160);
-    :meth:`embed` returns ``(b, embedding_dim)``.
+    Input ``(b, in_channels, H, W)`` float32 (binary recurrence plots, H = W = 160) or uint8/float
+    counts with ``recurrence_cell``; :meth:`embed` returns ``(b, embedding_dim)``.
     """
+
+    primary_input = RECURRENCE_PLOTS
+    recurrence_rate_scale: torch.Tensor
 
     def __init__(
         self,
@@ -195,10 +209,17 @@ class MultitaskMobileNetV2(MultitaskModel):
         last_channels: int = 128,
         embedding_dim: int = 64,
         embedding_activation: Literal["relu6", "relu", "none"] = "relu6",
+        recurrence_cell: int = 1,
+        amplitude_features: bool = False,
     ) -> None:
-        super().__init__(tasks, embedding_dim)
         if in_channels < 1:
             raise ValueError(f"in_channels must be >= 1, got {in_channels}")
+        if isinstance(recurrence_cell, bool) or int(recurrence_cell) != recurrence_cell or recurrence_cell < 1:
+            raise ValueError(f"recurrence_cell must be an int >= 1, got {recurrence_cell!r}")
+        super().__init__(tasks, embedding_dim, amplitude_channels=in_channels if amplitude_features else None)
+        self.recurrence_cell = int(recurrence_cell)
+        # in the state_dict, so a checkpoint says which plots its weights were trained on
+        self.register_buffer("recurrence_rate_scale", torch.tensor(1.0 / self.recurrence_cell**2, dtype=torch.float32))
         if stem_kernel < 1 or stem_padding < 0:
             raise ValueError(
                 f"stem_kernel must be >= 1 and stem_padding >= 0, got {stem_kernel} and {stem_padding}"
@@ -249,10 +270,13 @@ class MultitaskMobileNetV2(MultitaskModel):
         """The inverted-residual blocks in order."""
         return [m for m in self.features if isinstance(m, InvertedResidual)]
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Recurrence plots ``(b, in_channels, H, W)`` -> shared embedding ``(b, embedding_dim)``."""
+    def backbone_embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Recurrence plots ``(b, in_channels, H, W)`` -> backbone embedding ``(b, embedding_dim)``."""
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"MultitaskMobileNetV2 expects input (b, {self.in_channels}, H, W), got {tuple(x.shape)}"
             )
+        # recurrence counts per cell -> local recurrence rate (x 1 for the paper's binary plots); the buffer,
+        # not the constructor argument, decides, so a loaded checkpoint keeps the scaling it was trained with
+        x = x.to(self.recurrence_rate_scale.dtype) * self.recurrence_rate_scale
         return self.embedding(self.pool(self.features(x))).flatten(1)

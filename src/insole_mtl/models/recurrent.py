@@ -30,7 +30,9 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from insole_mtl.models.registry import MultitaskModel, TaskSpec
+import numpy as np
+
+from insole_mtl.models.base import WINDOWS, MultitaskModel, TaskSpec, channel_statistics
 
 RecurrentKind = Literal["lstm", "gru"]
 _RNN_CLASSES: dict[str, type[nn.Module]] = {"lstm": nn.LSTM, "gru": nn.GRU}
@@ -53,11 +55,17 @@ class RecurrentMultitaskNet(MultitaskModel):
         ``"all"``: pool the hidden sequence of every layer; ``"last"``: only the top layer.
     embedding_dim:
         Width of the shared fully connected layer read by the heads.
+    amplitude_features:
+        Fuse per-channel amplitude statistics of the raw window with the embedding (off: the paper).
+
+    The input standardisation ``input_loc``/``input_scale`` is fitted on the training windows by
+    :meth:`fit_input_statistics` (the training engine calls it), so predictions need no outside scaling.
 
     Input ``(b, in_channels, L)`` float32, any L >= 1; :meth:`embed` returns
     ``(b, embedding_dim)``.
     """
 
+    primary_input = WINDOWS
     input_loc: torch.Tensor
     input_scale: torch.Tensor
 
@@ -71,8 +79,9 @@ class RecurrentMultitaskNet(MultitaskModel):
         dropout: float = 0.3,
         pool_layers: Literal["all", "last"] = "all",
         embedding_dim: int = 64,
+        amplitude_features: bool = False,
     ) -> None:
-        super().__init__(tasks, embedding_dim)
+        super().__init__(tasks, embedding_dim, amplitude_channels=in_channels if amplitude_features else None)
         if kind not in _RNN_CLASSES:
             raise ValueError(f"recurrent kind must be one of {sorted(_RNN_CLASSES)}, got {kind!r}")
         if in_channels < 1 or hidden_size < 1 or num_layers < 1:
@@ -123,13 +132,19 @@ class RecurrentMultitaskNet(MultitaskModel):
         self.input_loc.copy_(loc_t)
         self.input_scale.copy_(scale_t)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def fit_input_statistics(self, *inputs: np.ndarray) -> None:
+        """Per-channel mean/std of the TRAINING windows ``(n, C, L)`` (and the amplitude branch's statistics)."""
+        super().fit_input_statistics(*inputs)
+        mean, std = channel_statistics(inputs[0])
+        self.set_input_scaling(mean, std)
+
+    def backbone_embed(self, x: torch.Tensor) -> torch.Tensor:
         """Raw windows ``(b, in_channels, L)`` -> shared embedding ``(b, embedding_dim)``."""
         if x.ndim != 3 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"RecurrentMultitaskNet expects raw windows (b, {self.in_channels}, L), got {tuple(x.shape)}"
             )
-        x = (x - self.input_loc[:, None]) / self.input_scale[:, None]
+        x = (x.float() - self.input_loc[:, None]) / self.input_scale[:, None]
         h = x.transpose(1, 2)  # (b, L, C): the RNNs are batch_first
         pooled: list[torch.Tensor] = []
         for i, rnn in enumerate(self.rnns):

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from insole_mtl.models.registry import model_input_kind
+from insole_mtl.models import model_input_kind
 
 #: Switches of the optional extras (each off unless the environment turns it on).
 EXTRAS: tuple[str, ...] = ("adam_vs_adamw", "ema_self_distillation", "lion")

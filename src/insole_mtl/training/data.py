@@ -1,12 +1,15 @@
 """Inputs + labels of one split, input transforms, and a fast deterministic batch loader.
 
 The loader is deliberately not a ``torch.utils.data.DataLoader``: the whole split is one NumPy
-array (bit-packed recurrence plots ``(n, C, L, P)`` uint8, 44.8 KB per window, or raw windows
-``(n, C, L)`` float32), so a batch is one fancy-index gather. Worker processes would only add
-pickling and start-up cost. What it does instead:
+array per model input (bit-packed recurrence plots ``(n, C, L, P)`` uint8, 44.8 KB per window at
+160 x 160; recurrence counts ``(n, C, R, R)`` uint8 at a reduced resolution; raw windows
+``(n, C, L)`` float32), so a batch is one fancy-index gather per input. Worker processes would only
+add pickling and start-up cost. What it does instead:
 
 * shuffles with its own ``torch.Generator`` seeded with ``seed + epoch`` (same order for the same
-  seed and epoch, independent of the global RNG the model and the loss weighting use);
+  seed and epoch, independent of the global RNG the model and the loss weighting use); with
+  ``sample_weights`` it draws the epoch's windows with replacement in proportion to them instead
+  (e.g. every subject equally often, whatever its number of recordings);
 * on CUDA keeps the packed split resident on the GPU when it fits (``resident="auto"``) — a batch is
   then an on-device ``index_select`` and no host->device traffic at all; otherwise it gathers on the
   host in a background thread into pinned memory and copies with ``non_blocking=True``;
@@ -31,6 +34,8 @@ from torch import Tensor
 logger = logging.getLogger(__name__)
 
 InputTransform = Callable[[Tensor], Tensor]
+#: one array per model input (``model.input_names`` order); a single array for one-input models
+Inputs = np.ndarray | tuple[np.ndarray, ...]
 
 #: share of the free GPU memory the resident copy of a split may take (``resident="auto"``)
 RESIDENT_MAX_FRACTION = 0.3
@@ -41,23 +46,33 @@ class TaskArrays:
     """Inputs and labels of one split, aligned on the first axis.
 
     Attributes:
-        inputs: packed recurrence plots ``(n, C, L, P)`` uint8 (``P = ceil(L / 8)`` bytes per row)
-            or raw windows ``(n, C, L)`` float32. May be a read-only memory map.
+        inputs: one array, or a tuple of arrays in the model's ``input_names`` order: packed
+            recurrence plots ``(n, C, L, P)`` uint8 (``P = ceil(L / 8)`` bytes per row), recurrence
+            counts ``(n, C, R, R)`` uint8, or raw windows ``(n, C, L)`` float32. May be read-only
+            memory maps.
         targets: task name -> ``(n,)`` labels: int64 class ids (``-1`` = unlabelled) for
             classification, float (NaN = unlabelled; physical units, e.g. km/h and kg) for regression.
     """
 
-    inputs: np.ndarray
+    inputs: Inputs
     targets: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.inputs, np.ndarray):
-            raise TypeError(f"TaskArrays.inputs must be a numpy array, got {type(self.inputs).__name__}")
-        if self.inputs.ndim not in (3, 4):
-            raise ValueError(
-                f"TaskArrays.inputs must be (n, C, L) raw windows or (n, C, L, P) packed plots, got shape {self.inputs.shape}"
-            )
-        n = self.inputs.shape[0]
+        arrays = self.input_arrays
+        if not arrays:
+            raise ValueError("TaskArrays.inputs must hold at least one array, got an empty tuple")
+        for k, array in enumerate(arrays):
+            if not isinstance(array, np.ndarray):
+                raise TypeError(f"TaskArrays.inputs[{k}] must be a numpy array, got {type(array).__name__}")
+            if array.ndim not in (3, 4):
+                raise ValueError(
+                    "TaskArrays.inputs must be (n, C, L) raw windows or (n, C, H, W) recurrence plots, "
+                    f"got shape {array.shape}"
+                )
+        n = arrays[0].shape[0]
+        lengths = [a.shape[0] for a in arrays]
+        if any(length != n for length in lengths):
+            raise ValueError(f"TaskArrays.inputs must have the same number of windows, got {lengths}")
         for name, values in self.targets.items():
             values = np.asarray(values)
             if values.shape != (n,):
@@ -65,8 +80,13 @@ class TaskArrays:
             if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
                 raise TypeError(f"TaskArrays.targets[{name!r}] must be integer or float, got dtype {values.dtype}")
 
+    @property
+    def input_arrays(self) -> tuple[np.ndarray, ...]:
+        """The inputs as a tuple (one entry per model input)."""
+        return tuple(self.inputs) if isinstance(self.inputs, tuple) else (self.inputs,)
+
     def __len__(self) -> int:
-        return int(self.inputs.shape[0])
+        return int(self.input_arrays[0].shape[0])
 
 
 def target_present(values: np.ndarray) -> np.ndarray:
@@ -102,88 +122,39 @@ class UnpackRecurrencePlots:
         return f"UnpackRecurrencePlots(length={self.length}, dtype={self.dtype})"
 
 
-class StandardiseChannels:
-    """Raw windows ``(b, C, L)`` -> ``(x - mean[c]) / std[c]`` float32, statistics from the training split.
-
-    The recurrence plot is invariant to per-window affine rescaling (SPEC §3), so this matters only
-    for the raw-signal baselines (LSTM/GRU), whose inputs mix accelerometer units (about ±40) and
-    FSR readings (hundreds).
-    """
-
-    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
-        mean = np.asarray(mean, dtype=np.float64).reshape(-1)
-        std = np.asarray(std, dtype=np.float64).reshape(-1)
-        if mean.shape != std.shape:
-            raise ValueError(f"mean and std must have the same shape, got {mean.shape} and {std.shape}")
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
-            raise ValueError(f"std must be finite and > 0 per channel, got mean={mean}, std={std}")
-        self.mean = mean
-        self.std = std
-        self._cache: dict[torch.device, tuple[Tensor, Tensor]] = {}
-
-    @classmethod
-    def fit(cls, inputs: np.ndarray, chunk: int = 4096) -> StandardiseChannels:
-        """Per-channel mean and std (float64, over windows and time) of raw windows ``(n, C, L)``.
-
-        A constant channel gets std 1 (it then maps to 0) instead of a division by zero.
-        """
-        if inputs.ndim != 3 or inputs.shape[0] == 0:
-            raise ValueError(f"StandardiseChannels.fit expects non-empty raw windows (n, C, L), got shape {inputs.shape}")
-        c = inputs.shape[1]
-        total, sq, count = np.zeros(c), np.zeros(c), 0
-        for start in range(0, inputs.shape[0], chunk):  # chunked: the split may be a memory map
-            block = np.asarray(inputs[start : start + chunk], dtype=np.float64)
-            total += block.sum(axis=(0, 2))
-            sq += np.square(block).sum(axis=(0, 2))
-            count += block.shape[0] * block.shape[2]
-        mean = total / count
-        var = np.maximum(sq / count - mean**2, 0.0)
-        std = np.sqrt(var)
-        std[~(std > 1e-12)] = 1.0
-        return cls(mean, std)
-
-    def __call__(self, x: Tensor) -> Tensor:
-        if x.ndim != 3 or x.shape[1] != self.mean.shape[0]:
-            raise ValueError(f"StandardiseChannels expects (b, {self.mean.shape[0]}, L), got {tuple(x.shape)}")
-        if x.device not in self._cache:
-            self._cache[x.device] = (
-                torch.as_tensor(self.mean, dtype=torch.float32, device=x.device)[None, :, None],
-                torch.as_tensor(1.0 / self.std, dtype=torch.float32, device=x.device)[None, :, None],
-            )
-        mean, inv_std = self._cache[x.device]
-        return (x.float() - mean) * inv_std
-
-    def __getstate__(self) -> dict:
-        return {"mean": self.mean, "std": self.std}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["mean"], state["std"])  # type: ignore[misc]
-
-    def __repr__(self) -> str:
-        return f"StandardiseChannels(channels={self.mean.shape[0]})"
-
-
 def to_float(x: Tensor) -> Tensor:
     """Identity transform for inputs that are already model-ready (cast to float32)."""
     return x if x.dtype == torch.float32 else x.float()
 
 
-def default_input_transform(inputs: np.ndarray, *, fit: bool = True) -> InputTransform:
-    """The transform a split's inputs need.
+def is_packed_recurrence_plots(inputs: np.ndarray) -> bool:
+    """True for bit-packed plots ``(n, C, L, ceil(L / 8))`` uint8 (recurrence counts are square)."""
+    return inputs.ndim == 4 and inputs.dtype == np.uint8 and inputs.shape[3] == -(-inputs.shape[2] // 8) and inputs.shape[2] > 1
 
-    Args:
-        inputs: packed plots ``(n, C, L, P)`` uint8 -> :class:`UnpackRecurrencePlots` with
-            ``length = L``; raw windows ``(n, C, L)`` -> :class:`StandardiseChannels` fitted on
-            ``inputs`` when ``fit`` (pass the TRAINING inputs) else the identity.
-    """
-    if inputs.ndim == 4 and inputs.dtype == np.uint8:
+
+def _input_transform(inputs: np.ndarray) -> InputTransform:
+    if is_packed_recurrence_plots(inputs):
         return UnpackRecurrencePlots(length=inputs.shape[2])
+    if inputs.ndim == 4 and inputs.shape[2] == inputs.shape[3]:
+        return to_float  # recurrence counts: the model turns them into rates (recurrence_cell)
     if inputs.ndim == 3:
-        return StandardiseChannels.fit(inputs) if fit else to_float
+        return to_float  # raw windows: the model standardises them with its own buffers
     raise ValueError(
-        f"no default input transform for inputs of shape {inputs.shape} and dtype {inputs.dtype}; "
-        "expected packed uint8 (n, C, L, P) or raw (n, C, L)"
+        f"no input transform for inputs of shape {inputs.shape} and dtype {inputs.dtype}; expected packed "
+        "uint8 (n, C, L, ceil(L/8)) plots, (n, C, R, R) recurrence counts or (n, C, L) raw windows"
     )
+
+
+def default_input_transform(inputs: Inputs) -> InputTransform | tuple[InputTransform, ...]:
+    """The transform each input needs on the device (a tuple for a tuple of inputs).
+
+    Packed plots ``(n, C, L, P)`` uint8 -> :class:`UnpackRecurrencePlots` with ``length = L``;
+    recurrence counts ``(n, C, R, R)`` and raw windows ``(n, C, L)`` -> :func:`to_float` (models
+    standardise raw windows and scale counts themselves, with buffers fitted on the training split).
+    """
+    if isinstance(inputs, tuple):
+        return tuple(_input_transform(array) for array in inputs)
+    return _input_transform(inputs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -196,6 +167,9 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
+Batch = Tensor | tuple[Tensor, ...]
+
+
 class BatchLoader:
     """Iterate ``(x, targets)`` batches of a :class:`TaskArrays` on a device.
 
@@ -203,8 +177,8 @@ class BatchLoader:
         arrays: the split.
         batch_size: windows per batch (the last batch may be smaller unless ``drop_last``).
         device: where batches are produced (``"cpu"``, ``"cuda"``, ...).
-        input_transform: applied on the device to each input batch (e.g. RP unpacking); None =
-            cast to float32.
+        input_transform: applied on the device to each input batch (e.g. RP unpacking); a tuple of
+            transforms for a tuple of inputs; None = cast to float32.
         shuffle: random order per epoch from ``torch.Generator().manual_seed(seed + epoch)``.
         seed: base seed of the order.
         channels_last: convert 4-D input batches to ``torch.channels_last``.
@@ -213,12 +187,16 @@ class BatchLoader:
         resident: keep the inputs on the device (``"auto"``: on CUDA when they take less than
             30 % of the free GPU memory; True/False to force). On CPU the inputs are never copied.
         prefetch: gather the next batch in a background thread while the current one is used.
+        sample_weights: ``(n,)`` non-negative weights; with ``shuffle``, each epoch draws its
+            ``len(arrays)`` windows (or ``max_batches`` batches of them) WITH replacement in proportion
+            to the weights (``torch.multinomial`` on the epoch's generator). None = every window once.
 
     Yields:
-        ``x``: transformed input batch on ``device``; ``targets``: task -> ``(b,)`` tensor on
-        ``device`` (int64 class ids, float32 regression), containing only the tasks with at least
-        one labelled window in this batch. Within a batch the windows are in increasing index order
-        (sequential memory reads; the set of windows is what the seed decides).
+        ``x``: transformed input batch on ``device`` (a tuple of batches for a tuple of inputs);
+        ``targets``: task -> ``(b,)`` tensor on ``device`` (int64 class ids, float32 regression),
+        containing only the tasks with at least one labelled window in this batch. Within a batch the
+        windows are in increasing index order (sequential memory reads; the set of windows is what
+        the seed decides).
     """
 
     def __init__(
@@ -227,7 +205,7 @@ class BatchLoader:
         batch_size: int,
         *,
         device: str | torch.device = "cpu",
-        input_transform: InputTransform | None = None,
+        input_transform: InputTransform | tuple[InputTransform, ...] | None = None,
         shuffle: bool = False,
         seed: int = 0,
         channels_last: bool = False,
@@ -235,6 +213,7 @@ class BatchLoader:
         max_batches: int | None = None,
         resident: bool | str = "auto",
         prefetch: bool = True,
+        sample_weights: np.ndarray | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -243,9 +222,14 @@ class BatchLoader:
         if resident not in (True, False, "auto"):
             raise ValueError(f"resident must be True, False or 'auto', got {resident!r}")
         self.arrays = arrays
+        self._inputs = arrays.input_arrays
+        self._single = not isinstance(arrays.inputs, tuple)
         self.batch_size = int(batch_size)
         self.device = _resolve_device(device)
-        self.input_transform = input_transform or to_float
+        transforms = input_transform if isinstance(input_transform, tuple) else (input_transform,) * len(self._inputs)
+        if len(transforms) != len(self._inputs):
+            raise ValueError(f"{len(transforms)} input transforms for {len(self._inputs)} inputs")
+        self.input_transforms: tuple[InputTransform, ...] = tuple(t or to_float for t in transforms)
         self.shuffle = shuffle
         self.seed = int(seed)
         self.channels_last = channels_last
@@ -253,17 +237,26 @@ class BatchLoader:
         self.max_batches = max_batches
         self.prefetch = prefetch
         self.epoch = 0
+        self.sample_weights: Tensor | None = None
+        if sample_weights is not None:
+            weights = np.asarray(sample_weights, dtype=np.float64)
+            if weights.shape != (len(arrays),) or not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+                raise ValueError(
+                    f"sample_weights must be {len(arrays)} finite non-negative numbers with a positive sum, "
+                    f"got shape {weights.shape}"
+                )
+            self.sample_weights = torch.from_numpy(weights)
         self._host_targets = {
             name: np.ascontiguousarray(v, dtype=np.int64 if np.issubdtype(np.asarray(v).dtype, np.integer) else np.float32)
             for name, v in arrays.targets.items()
         }
         self._host_present = {name: target_present(v) for name, v in self._host_targets.items()}
-        self._resident_inputs: Tensor | None = None
+        self._resident_inputs: tuple[Tensor, ...] | None = None
         self._device_targets: dict[str, Tensor] | None = None
         if self.device.type != "cpu":
             self._device_targets = {k: torch.from_numpy(v).to(self.device) for k, v in self._host_targets.items()}
             if self._want_resident(resident):
-                self._resident_inputs = self._upload(arrays.inputs)
+                self._resident_inputs = tuple(self._upload(array) for array in self._inputs)
 
     # -- setup ---------------------------------------------------------------------------------------
     def _want_resident(self, resident: bool | str) -> bool:
@@ -274,7 +267,7 @@ class BatchLoader:
         if self.device.type != "cuda":  # "auto"
             return False
         free, _ = torch.cuda.mem_get_info(self.device)
-        return self.arrays.inputs.nbytes < RESIDENT_MAX_FRACTION * free
+        return sum(array.nbytes for array in self._inputs) < RESIDENT_MAX_FRACTION * free
 
     def _upload(self, inputs: np.ndarray, chunk: int = 8192) -> Tensor:
         out = torch.empty(inputs.shape, dtype=torch.from_numpy(np.empty(0, dtype=inputs.dtype)).dtype, device=self.device)
@@ -298,39 +291,48 @@ class BatchLoader:
         n = len(self.arrays)
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(n, generator=g).numpy()
+            if self.sample_weights is not None:
+                draws = min(n, len(self) * self.batch_size)
+                order = torch.multinomial(self.sample_weights, draws, replacement=True, generator=g).numpy()
+            else:
+                order = torch.randperm(n, generator=g).numpy()
         else:
             order = np.arange(n)
         return [np.sort(order[i * self.batch_size : (i + 1) * self.batch_size]) for i in range(len(self))]
 
-    def _host_batch(self, idx: np.ndarray) -> Tensor | None:
+    def _host_batch(self, idx: np.ndarray) -> tuple[Tensor, ...] | None:
         """Gather one input batch on the host (pinned for CUDA); None when inputs are resident."""
         if self._resident_inputs is not None:
             return None
-        x = torch.from_numpy(np.ascontiguousarray(self.arrays.inputs[idx]))
+        batch = tuple(torch.from_numpy(np.ascontiguousarray(array[idx])) for array in self._inputs)
         if self.device.type == "cuda":
-            x = x.pin_memory()
-        return x
+            batch = tuple(x.pin_memory() for x in batch)
+        return batch
 
-    def _finish(self, idx: np.ndarray, host_x: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
+    def _finish(self, idx: np.ndarray, host_x: tuple[Tensor, ...] | None) -> tuple[Batch, dict[str, Tensor]]:
         present = [name for name, mask in self._host_present.items() if mask[idx].any()]
         if self.device.type == "cpu":
-            x = host_x
+            assert host_x is not None
+            xs = host_x
             targets = {name: torch.from_numpy(self._host_targets[name][idx]) for name in present}
         else:
             idx_dev = torch.from_numpy(idx).to(self.device, non_blocking=True)
             if self._resident_inputs is not None:
-                x = self._resident_inputs.index_select(0, idx_dev)
+                xs = tuple(x.index_select(0, idx_dev) for x in self._resident_inputs)
             else:
-                x = host_x.to(self.device, non_blocking=True)
+                assert host_x is not None
+                xs = tuple(x.to(self.device, non_blocking=True) for x in host_x)
             assert self._device_targets is not None
             targets = {name: self._device_targets[name].index_select(0, idx_dev) for name in present}
-        x = self.input_transform(x)
-        if self.channels_last and x.ndim == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, targets
+        out = []
+        for transform, x in zip(self.input_transforms, xs):
+            x = transform(x)
+            if self.channels_last and x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            out.append(x)
+        return (out[0] if self._single else tuple(out)), targets
 
-    def __iter__(self) -> Iterator[tuple[Tensor, dict[str, Tensor]]]:
+    def __iter__(self) -> Iterator[tuple[Batch, dict[str, Tensor]]]:
         batches = self.batch_indices()
         if not self.prefetch or self._resident_inputs is not None or len(batches) < 2:
             for idx in batches:
@@ -345,6 +347,54 @@ class BatchLoader:
                 if k + 1 < len(batches):
                     pending = pool.submit(self._host_batch, batches[k + 1])
                 yield self._finish(idx, host_x)
+
+
+def as_tuple(x: Batch) -> tuple[Tensor, ...]:
+    """A batch as the tuple of model inputs (``model(*as_tuple(x))``)."""
+    return x if isinstance(x, tuple) else (x,)
+
+
+def group_balanced_weights(groups: np.ndarray, synthetic: np.ndarray | None = None) -> np.ndarray:
+    """Sampling weights that give every group (subject) the same share of an epoch.
+
+    Args:
+        groups: ``(n,)`` group id per window (e.g. the subject).
+        synthetic: ``(n,)`` bool, windows made by oversampling; they belong to no subject and get the
+            mean weight of the real windows (each counts like an average real window).
+
+    Returns:
+        ``(n,)`` float64 weights ``1 / windows of the group``, summing to the number of groups (plus the
+        synthetic windows' share).
+    """
+    groups = np.asarray(groups).astype(str)
+    real = np.ones(len(groups), dtype=bool) if synthetic is None else ~np.asarray(synthetic, dtype=bool)
+    weights = np.zeros(len(groups), dtype=np.float64)
+    if real.any():
+        _, inverse, counts = np.unique(groups[real], return_inverse=True, return_counts=True)
+        weights[real] = 1.0 / counts[inverse]
+        weights[~real] = weights[real].mean()
+    else:
+        weights[:] = 1.0
+    return weights
+
+
+def select_inputs(
+    input_names: Sequence[str], plots: np.ndarray, windows: np.ndarray, split: str
+) -> np.ndarray | tuple[np.ndarray, ...]:
+    """The arrays a model reads, in its ``input_names`` order (one array, or a tuple of several).
+
+    Raises:
+        ValueError: the model reads recurrence plots but the split has none (or a different number of
+            windows than the raw windows).
+    """
+    arrays = {"recurrence_plots": plots, "windows": windows}
+    if "recurrence_plots" in input_names and len(plots) != len(windows):
+        raise ValueError(
+            f"{split}: {len(plots)} recurrence plots for {len(windows)} windows; the encoding stage encodes "
+            "plots only for models that read them (model.name)"
+        )
+    chosen = tuple(arrays[name] for name in input_names)
+    return chosen[0] if len(chosen) == 1 else chosen
 
 
 def check_targets(arrays: TaskArrays, task_names: Sequence[str], split: str) -> None:

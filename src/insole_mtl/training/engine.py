@@ -42,7 +42,9 @@ from torch import Tensor, nn
 from insole_mtl.training.data import (
     BatchLoader,
     InputTransform,
+    Inputs,
     TaskArrays,
+    as_tuple,
     check_targets,
     default_input_transform,
     standardised_targets,
@@ -54,6 +56,7 @@ from insole_mtl.training.optim import OPTIMIZERS, build_optimizer
 logger = logging.getLogger(__name__)
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 #: precision="auto" on CPU. bf16 autocast was measured 2.3x faster than fp32 on the AVX-512-BF16
 #: development CPU for the Table II network (see training_step benchmark), with loss curves within
 #: 1e-3 relative of fp32 over the first steps; CPUs without native bf16 fall back to fp32.
@@ -62,7 +65,7 @@ EMA_KEYS: tuple[str, ...] = ("decay", "lambda", "tau")
 
 
 class TaskLike(Protocol):
-    """What the engine reads of a task (``insole_mtl.models.registry.TaskSpec``)."""
+    """What the engine reads of a task (``insole_mtl.models.TaskSpec``)."""
 
     name: str
     kind: str
@@ -95,6 +98,10 @@ class TrainConfig:
         log_every_s: progress log period inside an epoch, seconds.
         ema_teacher: None, or ``{"decay": 0.999, "lambda": 0.5, "tau": 3.0}`` to enable
             Smooth-Distill self-distillation (missing keys take these defaults).
+        lr_schedule: ``"constant"`` (the paper) or ``"cosine"``: the learning rate of every optimiser
+            step follows :func:`lr_factor` — a linear warm-up over ``warmup_epochs`` then a cosine decay
+            to 0 at ``max_epochs`` (stepped per optimiser step, so it is the same whatever the epoch size).
+        warmup_epochs: linear warm-up length in epochs (may be fractional; 0 = none), for both schedules.
     """
 
     max_epochs: int = 300
@@ -114,6 +121,8 @@ class TrainConfig:
     eval_batch_size: int = 1024
     log_every_s: float = 10.0
     ema_teacher: dict | None = None
+    lr_schedule: str = "constant"
+    warmup_epochs: float = 0.0
 
     def __post_init__(self) -> None:
         positive = {
@@ -140,6 +149,14 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"TrainConfig.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"TrainConfig.lr_schedule must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if isinstance(self.warmup_epochs, bool) or not (
+            isinstance(self.warmup_epochs, (int, float)) and 0 <= self.warmup_epochs <= self.max_epochs
+        ):
+            raise ValueError(
+                f"TrainConfig.warmup_epochs must be a number in [0, max_epochs={self.max_epochs}], got {self.warmup_epochs!r}"
+            )
         if self.ema_teacher is not None:
             object.__setattr__(self, "ema_teacher", _check_ema(self.ema_teacher))
 
@@ -241,6 +258,24 @@ def autocast_context(device: torch.device, precision: str) -> contextlib.Abstrac
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device.type, dtype=dtype)
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
+    """Multiplier of the base learning rate for optimiser step ``step`` (0-based).
+
+    Linear warm-up ``(step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then 1
+    (``"constant"``) or ``0.5 * (1 + cos(pi * t))`` with ``t = (step - warmup) / (total - warmup)``
+    (``"cosine"``: from 1 after the warm-up to 0 at ``total_steps``).
+    """
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr schedule must be one of {list(LR_SCHEDULES)}, got {schedule!r}")
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    span = max(total_steps - warmup_steps, 1)
+    t = min(max(step - warmup_steps, 0) / span, 1.0)
+    return 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -362,6 +397,7 @@ class _StepContext:
     device: torch.device
     precision: str
     teacher: EmaTeacher | None
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
 
 
 def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs: int, log_every_s: float) -> dict[str, float]:
@@ -385,14 +421,14 @@ def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs:
             break
         wait += time.perf_counter() - t0
         with autocast_context(ctx.device, ctx.precision):
-            outputs = ctx.forward(x)
+            outputs = ctx.forward(*as_tuple(x))
         losses = masked_task_losses(outputs, targets, ctx.tasks, check_empty=False)
         if not losses:  # no task labelled in this batch: nothing to learn from
             continue
         objective_terms = dict(losses)
         if ctx.teacher is not None:
             with torch.no_grad(), autocast_context(ctx.device, ctx.precision):
-                teacher_out = ctx.teacher.model(x)
+                teacher_out = ctx.teacher.model(*as_tuple(x))
             for name, term in ctx.teacher.distillation_losses(outputs, teacher_out, targets, ctx.tasks).items():
                 objective_terms[name] = objective_terms[name] + term
         objective = ctx.weighting(objective_terms)
@@ -400,6 +436,8 @@ def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs:
         ctx.scaler.scale(objective).backward()
         ctx.scaler.step(ctx.optimizer)
         ctx.scaler.update()
+        if ctx.scheduler is not None:
+            ctx.scheduler.step()
         if ctx.teacher is not None:
             ctx.teacher.update(ctx.model)
         with torch.no_grad():
@@ -410,7 +448,7 @@ def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs:
                     loss_sums[task.name] += losses[task.name].detach() * n
                     counts[task.name] += n
         steps += 1
-        windows += x.shape[0]
+        windows += as_tuple(x)[0].shape[0]
         now = time.perf_counter()
         if log_every_s and now - last_log >= log_every_s and steps < n_batches:
             last_log = now
@@ -440,7 +478,7 @@ def _evaluate(
     counts = {t.name: zero.clone() for t in tasks}
     for x, targets in loader:
         with autocast_context(device, precision):
-            outputs = model(x)
+            outputs = model(*as_tuple(x))
         for task in tasks:
             if task.name not in targets:
                 continue
@@ -485,27 +523,33 @@ def train_model(
     val: TaskArrays,
     tasks: Sequence[TaskLike],
     config: TrainConfig,
-    input_transform: InputTransform | None = None,
+    input_transform: InputTransform | tuple[InputTransform, ...] | None = None,
+    sample_weights: np.ndarray | None = None,
 ) -> TrainResult:
     """Train ``model`` with early stopping on the validation loss and restore its best state.
 
     Args:
-        model: multitask model (``forward(x) -> {task: output}``, ``set_target_scaling``).
+        model: multitask model (``forward(*inputs) -> {task: output}``, ``set_target_scaling``; a
+            ``fit_input_statistics(*inputs)`` method, if it has one, is called with the TRAINING inputs
+            before the first step, so the model's input standardisation buffers come from them).
         weighting: loss weighting module (``forward(losses) -> scalar``, ``weights()``,
             ``on_epoch_end(task_losses)``); its parameters are optimised WITHOUT weight decay
             (decaying ``log σ²`` towards 0 would bias the uncertainty weights towards 1).
         train, val: the two splits; labels in physical units (NaN / -1 = unlabelled).
         tasks: the tasks to train (each needs a labels array in both splits).
         config: hyper-parameters.
-        input_transform: applied on the device to every input batch; None = the default for the
-            inputs (packed RPs -> unpack; raw windows -> per-channel standardisation fitted on ``train``).
+        input_transform: applied on the device to every input batch (a tuple for a tuple of inputs);
+            None = :func:`~insole_mtl.training.data.default_input_transform` (packed RPs -> unpack).
+        sample_weights: ``(len(train),)`` sampling weights of the training windows (e.g.
+            :func:`~insole_mtl.training.data.group_balanced_weights`: every subject equally often);
+            None = every window once per epoch.
 
     Returns:
         :class:`TrainResult`. ``history`` columns: ``epoch``, ``train_loss`` (weighted objective,
         mean over steps), ``val_loss`` (unweighted sum of per-task validation losses),
         ``train_<task>_loss``, ``val_<task>_loss`` (per-window means, standardised units),
         ``val_<task>_accuracy`` (classification), ``val_<task>_mae`` (regression, physical units),
-        ``weight_<task>`` (the weighting's current weights), ``lr``, ``epoch_seconds``,
+        ``weight_<task>`` (the weighting's current weights), ``lr`` (of the epoch's first step), ``epoch_seconds``,
         ``data_wait_fraction`` (share of the training-step time spent waiting for the next batch),
         ``windows_per_second`` (training throughput). On return the model holds the best weights,
         is in eval mode and stays on the training device.
@@ -535,6 +579,8 @@ def train_model(
     train_std = standardised_targets(TaskArrays(train.inputs, {n: train.targets[n] for n in names}), scaling)
     val_std = standardised_targets(TaskArrays(val.inputs, {n: val.targets[n] for n in names}), scaling)
     transform = input_transform if input_transform is not None else default_input_transform(train.inputs)
+    if hasattr(model, "fit_input_statistics"):
+        model.fit_input_statistics(*train.input_arrays)
 
     model.to(device)
     if config.channels_last:
@@ -555,12 +601,20 @@ def train_model(
 
     common = {"device": device, "input_transform": transform, "channels_last": config.channels_last}
     train_loader = BatchLoader(
-        train_std, config.batch_size, shuffle=True, seed=config.seed, max_batches=config.max_train_batches_per_epoch, **common
-    )
+        train_std, config.batch_size, shuffle=True, seed=config.seed, max_batches=config.max_train_batches_per_epoch,
+        sample_weights=sample_weights, **common,
+    )  # fmt: skip
     val_loader = BatchLoader(val_std, config.eval_batch_size, shuffle=False, **common)
+    total_steps = config.max_epochs * len(train_loader)
+    warmup_steps = int(round(config.warmup_epochs * len(train_loader)))
+    if config.lr_schedule != "constant" or warmup_steps > 0:
+        ctx.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, total_steps, warmup_steps, config.lr_schedule)
+        )
     logger.info(
-        "training %s on %s (%s, %d threads): %d train / %d val windows, %d steps per epoch, tasks %s",
+        "training %s on %s (%s, %d threads): %d train / %d val windows, %d steps per epoch, tasks %s, lr %s%s",
         type(model).__name__, device, precision, torch.get_num_threads(), len(train), len(val), len(train_loader), names,
+        config.lr_schedule, " (subject-balanced draws)" if sample_weights is not None else "",
     )  # fmt: skip
 
     rows: list[dict[str, float]] = []
@@ -569,6 +623,7 @@ def train_model(
     epoch = 0
     for epoch in range(1, config.max_epochs + 1):
         epoch_start = time.perf_counter()
+        epoch_lr = float(optimizer.param_groups[0]["lr"])  # the rate of the epoch's first step
         train_loader.set_epoch(epoch - 1)
         tr = _train_epoch(ctx, train_loader, epoch, config.max_epochs, config.log_every_s)
         # the validation pass uses the student, not the EMA teacher: the checkpoint we keep is the student
@@ -579,7 +634,7 @@ def train_model(
         row.update({f"train_{n}_loss": tr[f"train_{n}_loss"] for n in names})
         row.update(va)
         row.update({f"weight_{n}": float(weights.get(n, float("nan"))) for n in names})
-        row["lr"] = float(optimizer.param_groups[0]["lr"])
+        row["lr"] = epoch_lr
         row["epoch_seconds"] = time.perf_counter() - epoch_start
         row["data_wait_fraction"] = tr["wait"] / tr["seconds"] if tr["seconds"] > 0 else 0.0
         row["windows_per_second"] = tr["windows"] / tr["seconds"] if tr["seconds"] > 0 else 0.0
@@ -643,7 +698,7 @@ def _log_epoch(
 @torch.no_grad()
 def predict(
     model: nn.Module,
-    inputs: TaskArrays | np.ndarray,
+    inputs: TaskArrays | Inputs,
     batch_size: int = 1024,
     device: str | torch.device = "auto",
     input_transform: InputTransform | None = None,
@@ -657,11 +712,13 @@ def predict(
     Args:
         model: a trained multitask model (``predict(x)`` in physical units; ``embed(x)``). Moved to
             ``device`` and put in eval mode.
-        inputs: a split or its input array (packed RPs or raw windows).
+        inputs: a split, or its input array(s) in the model's ``input_names`` order (packed RPs,
+            recurrence counts or raw windows; a tuple for several inputs).
         batch_size: windows per forward pass.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         input_transform: the transform used in training (``TrainResult.input_transform``); None =
-            unpack packed RPs, or use raw windows as they are (pass the training standardisation!).
+            :func:`~insole_mtl.training.data.default_input_transform` (the model standardises raw
+            windows itself with the statistics fitted in training).
         return_embedding: also return the shared embedding.
         precision: autocast precision (default fp32: predictions must not depend on the device).
         channels_last: NHWC inputs.
@@ -670,22 +727,23 @@ def predict(
         ``<task>``: classification class ids int64 ``(n,)`` and ``<task>_proba`` float32 ``(n, k)``;
         regression float64 ``(n,)`` in physical units. ``"embedding"``: float32 ``(n, d)`` if requested.
     """
-    arrays = inputs if isinstance(inputs, TaskArrays) else TaskArrays(np.asarray(inputs) if not isinstance(inputs, np.ndarray) else inputs, {})
+    arrays = inputs if isinstance(inputs, TaskArrays) else TaskArrays(inputs, {})
     dev = resolve_device(device)
-    transform = input_transform if input_transform is not None else default_input_transform(arrays.inputs, fit=False)
+    transform = input_transform if input_transform is not None else default_input_transform(arrays.inputs)
     model.to(dev).eval()
     precision = resolve_precision(precision, dev)
     loader = BatchLoader(TaskArrays(arrays.inputs, {}), batch_size, device=dev, input_transform=transform, channels_last=channels_last)
     single_pass = return_embedding and hasattr(model, "heads_forward") and hasattr(model, "destandardise")
     chunks: dict[str, list[np.ndarray]] = {}
     for x, _ in loader:
+        xs = as_tuple(x)
         with autocast_context(dev, precision):
             if single_pass:  # MultitaskModel: embedding and heads from one backbone pass
-                embedding = model.embed(x)
+                embedding = model.embed(*xs)
                 outputs = model.destandardise(model.heads_forward(embedding))
             else:
-                outputs = model.predict(x)
-                embedding = model.embed(x) if return_embedding else None
+                outputs = model.predict(*xs)
+                embedding = model.embed(*xs) if return_embedding else None
         for name, value in outputs.items():
             value = value.float()
             if value.ndim == 2 and value.shape[1] > 1:  # classification logits

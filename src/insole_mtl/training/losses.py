@@ -89,7 +89,7 @@ def masked_task_losses(
             standardised).
         targets: task name -> ``(b,)`` targets (class ids ``>= 0`` or ``-1`` for unlabelled; float
             standardised targets or NaN for unlabelled). A task absent from ``targets`` is omitted.
-        tasks: task specs with ``name`` and ``kind`` (``insole_mtl.models.registry.TaskSpec``).
+        tasks: task specs with ``name`` and ``kind`` (``insole_mtl.models.TaskSpec``).
         check_empty: if True, a task whose batch has no labelled window is omitted (costs one
             device->host sync per task on CUDA). The training engine passes False because its
             loader already drops such tasks from ``targets`` using the host copy of the labels; the

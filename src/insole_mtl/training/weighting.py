@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from insole_mtl.models.registry import REGRESSION, TaskSpec
+from insole_mtl.models import REGRESSION, TaskSpec
 
 TaskLike = TaskSpec | str
 

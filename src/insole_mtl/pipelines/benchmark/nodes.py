@@ -5,6 +5,12 @@ latencies (PyTorch, ONNX Runtime fp32/int8, CUDA), throughput, peak memory, MTL 
 ``evaluate_edge_models`` -> ONNX-vs-PyTorch agreement and the int8 accuracy cost on labelled test windows;
 ``report_efficiency`` -> ``efficiency.json`` and its MLflow metrics. Settings: ``params:benchmark``
 (:class:`insole_mtl.benchmarks.inference.BenchmarkConfig`; missing keys take its defaults).
+
+Every node gets a split's recurrence plots AND its raw windows and reads only what the model reads
+(``model.input_names``: ``recurrence_plots`` and/or ``windows``), so a raw-signal model's run, whose
+encoding stage wrote an empty plot array, never touches the plots (nor a plot model the windows). The
+training split pairs ``train.recurrence_plots`` with ``train_oversampled.windows``, the windows it was
+encoded from.
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from insole_mtl.benchmarks.inference import (
     PAPER_TABLE_V,
     BenchmarkConfig,
     evenly_spaced,
+    input_names_of,
+    input_shapes,
     measure_inference,
     model_inputs,
+    n_windows,
 )
 from insole_mtl.edge.onnx_export import (
     compare_outputs,
@@ -33,6 +42,7 @@ from insole_mtl.edge.onnx_export import (
     torch_outputs,
 )
 from insole_mtl.edge.quantization import accuracy_cost, quantize_int8
+from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS
 from insole_mtl.models.complexity import count_macs, count_parameters, model_size_mb
 
 logger = logging.getLogger(__name__)
@@ -41,35 +51,79 @@ logger = logging.getLogger(__name__)
 _EVAL_BATCH = 32
 
 
-def _batches(inputs: np.ndarray, indices: np.ndarray, size: int = _EVAL_BATCH) -> list[torch.Tensor]:
-    return [model_inputs(inputs, indices[start : start + size]) for start in range(0, len(indices), size)]
+def split_inputs(recurrence_plots: np.ndarray | None, windows: np.ndarray | None) -> dict[str, np.ndarray]:
+    """``{input name: stored array}`` of one split (``None`` entries left out: the model must not read them)."""
+    arrays = {RECURRENCE_PLOTS: recurrence_plots, WINDOWS: windows}
+    return {name: array for name, array in arrays.items() if array is not None}
+
+
+def _batches(model: torch.nn.Module, arrays: Mapping[str, np.ndarray], indices: np.ndarray, size: int = _EVAL_BATCH) -> list[tuple[torch.Tensor, ...]]:
+    return [model_inputs(model, arrays, indices[start : start + size]) for start in range(0, len(indices), size)]
+
+
+def _non_empty(model: torch.nn.Module, arrays: Mapping[str, np.ndarray], split: str) -> int:
+    n = n_windows(model, arrays)
+    if n == 0:
+        names = ", ".join(f"{split}.{name}" for name in input_names_of(model))
+        raise ValueError(f"the model reads {names}, which hold no windows")
+    return n
+
+
+def _input_formats(model: torch.nn.Module, arrays: Mapping[str, np.ndarray]) -> dict[str, str]:
+    from insole_mtl.training.data import is_packed_recurrence_plots
+
+    formats = {}
+    for name in input_names_of(model):
+        array = arrays[name]
+        if name == RECURRENCE_PLOTS:
+            formats[name] = "packed" if is_packed_recurrence_plots(array) else ("counts" if array.dtype == np.uint8 else "plots")
+        else:
+            formats[name] = "raw"
+    return formats
 
 
 def export_edge_models(
-    model: torch.nn.Module, train_inputs: np.ndarray, test_inputs: np.ndarray, benchmark: Mapping[str, Any]
+    model: torch.nn.Module,
+    train_recurrence_plots: np.ndarray,
+    train_windows: np.ndarray,
+    test_recurrence_plots: np.ndarray,
+    test_windows: np.ndarray,
+    benchmark: Mapping[str, Any],
 ) -> tuple[bytes, bytes]:
     """Export the trained model to ONNX (fp32) and quantise it to int8 (static QDQ, per-channel).
 
     Args:
         model: the trained multitask model.
-        train_inputs: training recurrence plots (packed uint8 ``(n, C, L, P)``); ``calibration_windows``
-            evenly spaced ones calibrate the int8 activation ranges (never test windows).
-        test_inputs: test recurrence plots; the first window is the export example.
+        train_recurrence_plots, train_windows: the training split's stored inputs (``train.recurrence_plots``,
+            packed ``(n, C, L, P)`` or counts ``(n, C, R, R)`` uint8, and ``train_oversampled.windows``
+            ``(n, C, L)``); ``calibration_windows`` evenly spaced windows, with every input the model reads,
+            calibrate the int8 activation ranges (never test windows). Inputs the model does not read are
+            not touched (they may be empty).
+        test_recurrence_plots, test_windows: the test split's inputs; its first window is the export example.
         benchmark: ``params:benchmark``.
 
     Returns:
         ``(onnx fp32 bytes, onnx int8 bytes)``; ``b""`` for a model disabled by ``onnx``/``int8: false``.
+        The graph has one input per model input, named after ``model.input_names``.
     """
     config = BenchmarkConfig.from_params(benchmark)
     if not config.onnx:
         return b"", b""
     model = model.to("cpu").eval()
-    onnx_model = export_onnx(model, model_inputs(test_inputs, [0]), opset=config.opset)
-    logger.info("Exported ONNX model (opset %d): %.1f KB", config.opset, len(onnx_model) / 1024)
+    test = split_inputs(test_recurrence_plots, test_windows)
+    _non_empty(model, test, "test")
+    onnx_model = export_onnx(model, model_inputs(model, test, [0]), opset=config.opset)
+    logger.info("Exported ONNX model (opset %d, inputs %s): %.1f KB", config.opset, list(input_names_of(model)), len(onnx_model) / 1024)
     if not config.int8:
         return onnx_model, b""
-    indices = evenly_spaced(len(train_inputs), config.calibration_windows)
-    calibration = (batch.numpy() for batch in _batches(train_inputs, indices, 16))  # unpacked lazily, batch by batch
+    train = split_inputs(train_recurrence_plots, train_windows)
+    indices = evenly_spaced(_non_empty(model, train, "train"), config.calibration_windows)
+    # unpacked lazily, batch by batch; one {input name: array} dict per batch
+    names = input_names_of(model)
+    calibration = (
+        {name: x.numpy() for name, x in zip(names, model_inputs(model, train, indices[start : start + 16]))}
+        for start in range(0, len(indices), 16)
+    )
     onnx_int8 = quantize_int8(
         onnx_model, calibration, quant_format=config.quant_format, per_channel=config.per_channel,
         activation_type=config.activation_type, weight_type=config.weight_type,
@@ -82,25 +136,36 @@ def measure_efficiency(
     model: torch.nn.Module,
     onnx_model: bytes,
     onnx_model_int8: bytes,
-    test_inputs: np.ndarray,
+    test_recurrence_plots: np.ndarray,
+    test_windows: np.ndarray,
     benchmark: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Parameters, MACs, fp32 size and every latency/throughput/memory figure on one test window.
 
+    Args:
+        test_recurrence_plots, test_windows: ``test.recurrence_plots`` and ``test.windows``; only the inputs
+            the model reads are used (its first window is the example).
+
     Returns:
-        ``params``, ``macs``, ``model_size_mb``, ``onnx_model_kb``, ``onnx_int8_model_kb`` and the figures of
-        :func:`insole_mtl.benchmarks.inference.measure_inference` (``latency_ms_cpu_bs1``, ``latency_ms_onnx_bs1``,
-        ``latency_ms_int8_bs1``, ..., ``mtl_vs_single_latency_ratio``, ``mtl_vs_single_params_ratio``).
+        ``params``, ``macs``, ``model_size_mb``, ``onnx_model_kb``, ``onnx_int8_model_kb``, ``input_names``,
+        ``input_shapes`` (``{name: model-ready shape of one window}``, e.g. ``{"recurrence_plots": [14, 40, 40],
+        "windows": [14, 160]}``), ``input_formats`` (``{name: "packed" | "counts" | "plots" | "raw"}``: how the
+        split stores it) and the figures of :func:`insole_mtl.benchmarks.inference.measure_inference`
+        (``latency_ms_cpu_bs1``, ``latency_ms_onnx_bs1``, ``latency_ms_int8_bs1``, ..., ``mtl_vs_single_latency_ratio``,
+        ``mtl_vs_single_params_ratio``).
     """
     config = BenchmarkConfig.from_params(benchmark)
     model = model.to("cpu").eval()
-    example = model_inputs(test_inputs, [0])
+    test = split_inputs(test_recurrence_plots, test_windows)
+    _non_empty(model, test, "test")
+    example = model_inputs(model, test, [0])
     result: dict[str, Any] = {
         "params": count_parameters(model),
-        "macs": count_macs(model, tuple(example.shape[1:])),
+        "macs": count_macs(model, input_shapes(example)),
         "model_size_mb": model_size_mb(model),
         "onnx_model_kb": len(onnx_model) / 1024 if onnx_model else None,
         "onnx_int8_model_kb": len(onnx_model_int8) / 1024 if onnx_model_int8 else None,
+        "input_formats": _input_formats(model, test),
     }
     result.update(measure_inference(model, example, config, onnx_model or None, onnx_model_int8 or None))
     return result
@@ -115,11 +180,15 @@ def evaluate_edge_models(
     model: torch.nn.Module,
     onnx_model: bytes,
     onnx_model_int8: bytes,
-    test_inputs: np.ndarray,
+    test_recurrence_plots: np.ndarray,
+    test_windows: np.ndarray,
     test_labels: pd.DataFrame,
     benchmark: Mapping[str, Any],
 ) -> dict[str, Any]:
     """ONNX-vs-PyTorch agreement and the int8-vs-fp32 accuracy cost on (a subset of) the labelled test windows.
+
+    ``test_recurrence_plots`` / ``test_windows``: ``test.recurrence_plots`` and ``test.windows``; only the
+    inputs the model reads are used, and they must align with ``test_labels`` row for row.
 
     Returns:
         ``{"n_windows", "onnx_vs_torch": {...}, "int8_vs_torch": {...}, "int8_accuracy_cost": {...}}``
@@ -128,11 +197,14 @@ def evaluate_edge_models(
         accuracy in percentage points, MAE in km/h and kg). Sections of disabled models are None.
     """
     config = BenchmarkConfig.from_params(benchmark)
-    if len(test_labels) != len(test_inputs):
-        raise ValueError(f"test.window_labels has {len(test_labels)} rows but test.recurrence_plots {len(test_inputs)} windows")
+    test = split_inputs(test_recurrence_plots, test_windows)
+    n = n_windows(model, test)
+    if len(test_labels) != n:
+        names = " and ".join(f"test.{name}" for name in input_names_of(model))
+        raise ValueError(f"test.window_labels has {len(test_labels)} rows but {names} {n} windows")
     model = model.to("cpu").eval()
-    indices = evenly_spaced(len(test_inputs), config.accuracy_windows)
-    batches = _batches(test_inputs, indices)
+    indices = evenly_spaced(n, config.accuracy_windows)
+    batches = _batches(model, test, indices)
     tasks = model.tasks
     classification = [task.name for task in tasks if not task.is_regression]
     labels = _label_arrays(test_labels, model.task_names, indices)

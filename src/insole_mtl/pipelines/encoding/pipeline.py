@@ -1,4 +1,8 @@
-"""Encoding: per-split windows -> bit-packed recurrence plots (05_model_input). Training uses the oversampled windows."""
+"""Encoding: per-split windows -> recurrence plots (05_model_input). Training uses the oversampled windows.
+
+Bit-packed 160 x 160 plots (the paper) or recurrence counts at ``recurrence.resolution``; a model that
+reads raw windows only gets an empty array (nothing is encoded).
+"""
 
 from kedro.pipeline import Pipeline, node
 
@@ -12,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 encode_windows,
-                [source, "params:recurrence"],
+                [source, "params:recurrence", "params:model"],
                 f"{split}.recurrence_plots",
                 name=f"encode_{split}_recurrence_plots",
                 tags=["encoding"],

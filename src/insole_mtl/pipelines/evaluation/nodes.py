@@ -16,22 +16,36 @@ from insole_mtl.evaluation.metrics import classification_metrics, evaluate_predi
 from insole_mtl.evaluation.physical_baseline import physical_weight_baseline
 from insole_mtl.evaluation.task_report import group_scores, window_counts
 from insole_mtl.evaluation.plots import plot_confusion_matrix, plot_predicted_vs_true, plot_training_curves
+from insole_mtl.training.data import select_inputs
 from insole_mtl.training.engine import predict
 
 logger = logging.getLogger(__name__)
 
 
 def predict_test_windows(
-    model: torch.nn.Module, test_inputs: np.ndarray, test_labels: pd.DataFrame, evaluation: Mapping[str, Any]
+    model: torch.nn.Module,
+    test_plots: np.ndarray,
+    test_windows: np.ndarray,
+    test_labels: pd.DataFrame,
+    evaluation: Mapping[str, Any],
 ) -> pd.DataFrame:
-    """Predict every test window; returns the label table plus ``pred_<task>`` columns (physical units)."""
-    outputs = predict(
-        model, np.asarray(test_inputs), batch_size=int(evaluation["batch_size"]), device=str(evaluation.get("device", "auto"))
-    )
+    """Predict every test window from the inputs the model reads (``model.input_names``).
+
+    Returns:
+        The label table plus ``pred_<task>`` columns (physical units) and, for the classification,
+        ``proba_activity`` (probability of the predicted class) and ``proba_activity_<k>`` per class.
+    """
+    inputs = select_inputs(model.input_names, test_plots, test_windows, "test")
+    outputs = predict(model, inputs, batch_size=int(evaluation["batch_size"]), device=str(evaluation.get("device", "auto")))
     predictions = test_labels.reset_index(drop=True).copy()
-    for task in getattr(model, "task_names", ("activity", "speed", "weight")):
+    for task in model.task_names:
         if task in outputs:
             predictions[f"pred_{task}"] = outputs[task]
+        if f"{task}_proba" in outputs:
+            proba = outputs[f"{task}_proba"]
+            predictions[f"proba_{task}"] = proba[np.arange(len(proba)), outputs[task]]
+            for k in range(proba.shape[1]):
+                predictions[f"proba_{task}_{k}"] = proba[:, k]
     return predictions
 
 
@@ -40,17 +54,25 @@ def _class_names(tasks: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 def compute_test_metrics(
-    predictions: pd.DataFrame, train_labels: pd.DataFrame, tasks: Mapping[str, Mapping[str, Any]]
+    predictions: pd.DataFrame,
+    train_labels: pd.DataFrame,
+    tasks: Mapping[str, Mapping[str, Any]],
+    training_summary: Mapping[str, Any],
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Test metrics (SPEC §7) and the same metrics for a predict-the-training-mean baseline.
 
     Args:
         predictions: output of :func:`predict_test_windows`.
         train_labels: labels of the ORIGINAL training windows (not oversampled), for the mean predictor.
+        tasks: ``params:tasks``.
+        training_summary: the training node's summary; its ``precision`` and ``device`` (what training
+            really used: ``precision: auto`` picks bf16 on CPUs with native bf16) are copied into the
+            metrics so every score says which arithmetic produced it.
 
     Returns:
-        A flat dict (``activity_accuracy``, ``speed_mae``, ..., ``speed_mae_baseline``, ...) for
-        ``metrics.json``, and the same values in MLflow's ``{"name": {"value", "step"}}`` form.
+        A flat dict (``activity_accuracy``, ``speed_mae``, ..., ``speed_mae_baseline``, ..., ``precision``,
+        ``device``) for ``metrics.json``, and the numeric values in MLflow's ``{"name": {"value", "step"}}``
+        form (``precision_bf16`` is 1 for bf16 training, else 0).
     """
     class_names = _class_names(tasks)
     predicted = {
@@ -62,6 +84,9 @@ def compute_test_metrics(
     baseline = evaluate_predictions(predictions, mean_predictor(train_labels, predictions), class_names, key_suffix="_baseline")
     metrics.update({key: value for key, value in baseline.items() if not key.startswith("n_")})
     flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    metrics["precision"] = str(training_summary.get("precision"))
+    metrics["device"] = str(training_summary.get("device"))
+    flat["precision_bf16"] = float(metrics["precision"] == "bf16")
     if "activity" in predicted:
         labelled = predictions["activity"].to_numpy()
         metrics["activity_confusion_matrix"] = classification_metrics(

@@ -1,4 +1,4 @@
-"""Evaluation: trained model + test recurrence plots -> predictions (07), metrics and plots (08, MLflow)."""
+"""Evaluation: trained model + test inputs -> predictions (07), metrics and plots (08, MLflow)."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -18,13 +18,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 predict_test_windows,
-                ["trained_model", "test.recurrence_plots", "test.window_labels", "params:evaluation"],
+                ["trained_model", "test.recurrence_plots", "test.windows", "test.window_labels", "params:evaluation"],
                 "test.predictions",
                 name="predict_test_windows",
             ),
             node(
                 compute_test_metrics,
-                ["test.predictions", "train.window_labels", "params:tasks"],
+                ["test.predictions", "train.window_labels", "params:tasks", "training_summary"],
                 ["metrics", "mlflow_metrics"],
                 name="compute_test_metrics",
             ),

@@ -21,7 +21,6 @@ from matplotlib.figure import Figure
 from insole_mtl.analysis.forest import fit_weight_forests, plot_importances, summary_features
 from insole_mtl.analysis.fsr import fsr_weight_frame, fsr_weight_summary, plot_fsr_boxplots
 from insole_mtl.analysis.tsne import plot_tsne, subsample_indices, tsne_coordinates
-from insole_mtl.models.recurrent import RecurrentMultitaskNet
 from insole_mtl.protocol.aggregate import (
     TABLES,
     build_table,
@@ -42,7 +41,7 @@ from insole_mtl.protocol.design import (
     stage_parameters,
 )
 from insole_mtl.protocol.efficiency import example_window, model_efficiency
-from insole_mtl.training.data import StandardiseChannels
+from insole_mtl.training.data import select_inputs
 from insole_mtl.training.engine import predict
 
 logger = logging.getLogger(__name__)
@@ -124,33 +123,14 @@ def configure_run(
 # ------------------------------------------------------------------------------------------------
 # Per-run adapters
 # ------------------------------------------------------------------------------------------------
-def attach_input_scaling(model: torch.nn.Module, train_inputs: np.ndarray) -> torch.nn.Module:
-    """Give a raw-window model the training standardisation it was trained with.
-
-    The training engine standardises raw windows with per-channel statistics of the training inputs
-    (:class:`insole_mtl.training.data.StandardiseChannels`) outside the model; prediction on raw
-    windows does not. For a :class:`RecurrentMultitaskNet` whose own input scaling is still the identity,
-    the same statistics are written into its ``input_loc``/``input_scale`` buffers so that the model
-    predicts correctly on raw windows (and carries its normalisation in its state_dict). Other models are
-    returned unchanged.
-    """
-    if not isinstance(model, RecurrentMultitaskNet):
-        return model
-    identity = bool(torch.all(model.input_loc == 0)) and bool(torch.all(model.input_scale == 1))
-    if identity:
-        scaling = StandardiseChannels.fit(np.asarray(train_inputs))
-        model.set_input_scaling(scaling.mean, scaling.std)
-        logger.info("attached the training standardisation to %s", type(model).__name__)
-    return model
-
-
 def predict_windows(
-    model: torch.nn.Module, inputs: np.ndarray, labels: pd.DataFrame, evaluation: Mapping[str, Any]
+    model: torch.nn.Module, plots: np.ndarray, windows: np.ndarray, labels: pd.DataFrame, evaluation: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """Predict every window on ``evaluation.device`` (default cpu); label table plus ``pred_<task>`` columns."""
+    """Predict every window on ``evaluation.device`` (default cpu) from the inputs the model reads;
+    label table plus ``pred_<task>`` columns."""
     outputs = predict(
         model,
-        np.asarray(inputs) if not isinstance(inputs, np.ndarray) else inputs,
+        select_inputs(model.input_names, plots, windows, "test"),
         batch_size=int(evaluation.get("batch_size", 256)),
         device=str(evaluation.get("device", "cpu")),
     )
@@ -162,9 +142,22 @@ def predict_windows(
     return predictions
 
 
-def measure_run_efficiency(model: torch.nn.Module, test_inputs: np.ndarray, efficiency: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters, MACs, size, batch-1 latency and training memory of a run's model (see protocol.efficiency)."""
-    return model_efficiency(model, example_window(test_inputs), efficiency)
+def measure_run_efficiency(
+    model: torch.nn.Module, plots: np.ndarray, windows: np.ndarray, efficiency: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Parameters, MACs, size, batch-1 latency and training memory of a run's model (see protocol.efficiency).
+
+    Raises:
+        ValueError: a model with several inputs (``amplitude_features`` on a plot model): the protocol's
+            efficiency figures are measured on one input tensor.
+    """
+    if len(model.input_names) != 1:
+        raise ValueError(
+            f"protocol efficiency: model inputs {list(model.input_names)}; the protocol measures single-input models "
+            "(the paper's plot models and the raw-signal models) — leave model.options.amplitude_features off in "
+            "protocol variants"
+        )
+    return model_efficiency(model, example_window(select_inputs(model.input_names, plots, windows, "test")), efficiency)
 
 
 def summarise_run(

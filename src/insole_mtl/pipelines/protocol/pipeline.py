@@ -130,16 +130,30 @@ def run_template() -> Pipeline:
             node(
                 train_multitask_model,
                 [
-                    "train_inputs", "train_labels", "val_inputs", "val_labels",
-                    "channels", "tasks", "model_config", "loss_weighting_config", "training_config",
+                    "train_plots", "train_windows", "train_labels", "val_plots", "val_windows", "val_labels",
+                    "channels", "tasks", "model_config", "loss_weighting_config", "training_config", "params:recurrence",
                 ],
-                ["fitted_model", "mlflow_model", "training_history", "training_curves"],
+                ["trained_model", "mlflow_model", "training_history", "training_curves", "training_summary"],
                 name="train_model",
             ),
-            node(nodes.attach_input_scaling, ["fitted_model", "train_inputs"], "trained_model", name="attach_input_scaling"),
-            node(nodes.predict_windows, ["trained_model", "test_inputs", "test_labels", "evaluation_config"], "test_predictions", name="predict_test_windows"),
-            node(compute_test_metrics, ["test_predictions", "baseline_labels", "tasks"], ["metrics", "mlflow_metrics"], name="compute_test_metrics"),
-            node(nodes.measure_run_efficiency, ["trained_model", "test_inputs", "params:efficiency"], "efficiency", name="measure_efficiency"),
+            node(
+                nodes.predict_windows,
+                ["trained_model", "test_plots", "test_windows", "test_labels", "evaluation_config"],
+                "test_predictions",
+                name="predict_test_windows",
+            ),
+            node(
+                compute_test_metrics,
+                ["test_predictions", "baseline_labels", "tasks", "training_summary"],
+                ["metrics", "mlflow_metrics"],
+                name="compute_test_metrics",
+            ),
+            node(
+                nodes.measure_run_efficiency,
+                ["trained_model", "test_plots", "test_windows", "params:efficiency"],
+                "efficiency",
+                name="measure_efficiency",
+            ),
             node(
                 nodes.summarise_run,
                 ["run_info", "model_config", "loss_weighting_config", "training_config", "metrics", "training_history", "efficiency"],
@@ -172,22 +186,22 @@ def fold_pipeline(fold_key: str, first: bool) -> Pipeline:
 
 
 def run_pipeline(run: RunKey, input_kind: str) -> Pipeline:
-    """:func:`run_template` for one run; ``input_kind`` picks recurrence plots or raw windows."""
+    """:func:`run_template` for one run; the model picks recurrence plots and/or raw windows (``input_kind``
+    is kept for the caller's bookkeeping: every run gets both)."""
     fold = fold_namespace(run.fold_key)
-    if input_kind == "raw":
-        train_inputs, val_inputs, test_inputs = f"{fold}.train_oversampled.windows", f"{fold}.val.windows", f"{TEST}.windows"
-    else:
-        train_inputs, val_inputs, test_inputs = f"{fold}.train.recurrence_plots", f"{fold}.val.recurrence_plots", f"{TEST}.recurrence_plots"
     return Pipeline(
         run_template(),
         namespace=run_namespace(run),
         inputs={
-            "train_inputs": train_inputs,
+            "train_plots": f"{fold}.train.recurrence_plots",
+            "train_windows": f"{fold}.train_oversampled.windows",
             "train_labels": f"{fold}.train_oversampled.window_labels",
-            "val_inputs": val_inputs,
+            "val_plots": f"{fold}.val.recurrence_plots",
+            "val_windows": f"{fold}.val.windows",
             "val_labels": f"{fold}.val.window_labels",
             "baseline_labels": f"{fold}.train.window_labels",
-            "test_inputs": test_inputs,
+            "test_plots": f"{TEST}.recurrence_plots",
+            "test_windows": f"{TEST}.windows",
             "test_labels": f"{TEST}.window_labels",
             "run_defaults": f"{NAMESPACE}.run_defaults",
             "tasks": f"{NAMESPACE}.tasks",
@@ -198,6 +212,7 @@ def run_pipeline(run: RunKey, input_kind: str) -> Pipeline:
             "params:fold": f"params:protocol.folds.{run.fold_key}",
             "params:seed": f"params:protocol.seeds.{run.seed_key}",
             "params:efficiency": "params:protocol.efficiency",
+            "params:recurrence": "params:recurrence",
         },
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,19 +11,24 @@ import numpy as np
 import pandas as pd
 import torch
 
-from insole_mtl.models.registry import build_model
+from insole_mtl.encoding.recurrence import recurrence_cell
+from insole_mtl.models import RECURRENCE_PLOTS, build_model, model_input_kind
 from insole_mtl.tasks import task_specs
-from insole_mtl.training.data import TaskArrays
-from insole_mtl.training.engine import TrainConfig, fit_target_scaling, train_model
+from insole_mtl.training.data import TaskArrays, group_balanced_weights, select_inputs
+from insole_mtl.training.engine import TrainConfig, train_model
 from insole_mtl.training.weighting import build_weighting
 
 logger = logging.getLogger(__name__)
 
+#: keys of ``params:training`` the node reads itself (the rest is :class:`TrainConfig`)
+NODE_TRAINING_KEYS: tuple[str, ...] = ("balance_subjects",)
 
-def task_arrays(inputs: np.ndarray, labels: pd.DataFrame, tasks: Sequence[str]) -> TaskArrays:
+
+def task_arrays(inputs: np.ndarray | tuple[np.ndarray, ...], labels: pd.DataFrame, tasks: Sequence[str]) -> TaskArrays:
     """Pair model inputs with per-task target vectors (NaN = masked for regression)."""
-    if len(inputs) != len(labels):
-        raise ValueError(f"inputs have {len(inputs)} windows but labels have {len(labels)} rows")
+    first = inputs[0] if isinstance(inputs, tuple) else inputs
+    if len(first) != len(labels):
+        raise ValueError(f"inputs have {len(first)} windows but labels have {len(labels)} rows")
     targets = {}
     for task in tasks:
         column = labels[task]
@@ -30,48 +36,93 @@ def task_arrays(inputs: np.ndarray, labels: pd.DataFrame, tasks: Sequence[str]) 
     return TaskArrays(inputs=inputs, targets=targets)
 
 
+def model_options(model: Mapping[str, Any], recurrence: Mapping[str, Any], window_length: int) -> dict[str, Any]:
+    """Constructor options of the configured model: ``model.options`` plus, for a recurrence-plot model,
+    ``recurrence_cell`` = window length / ``recurrence.resolution`` (1 = the paper's full 160 x 160 plots)."""
+    options = dict(model.get("options") or {})
+    if model_input_kind(str(model["name"])) == "recurrence_plot":
+        resolution = recurrence.get("resolution")
+        options["recurrence_cell"] = recurrence_cell(window_length, int(resolution)) if resolution else 1
+    return options
+
+
 def train_multitask_model(
-    train_inputs: np.ndarray,
+    train_plots: np.ndarray,
+    train_windows: np.ndarray,
     train_labels: pd.DataFrame,
-    val_inputs: np.ndarray,
+    val_plots: np.ndarray,
+    val_windows: np.ndarray,
     val_labels: pd.DataFrame,
     channels: Sequence[str],
     tasks: Mapping[str, Mapping[str, Any]],
     model: Mapping[str, Any],
     loss_weighting: Mapping[str, Any],
     training: Mapping[str, Any],
-) -> tuple[torch.nn.Module, torch.nn.Module, pd.DataFrame, dict[str, list[dict[str, float]]]]:
+    recurrence: Mapping[str, Any],
+) -> tuple[torch.nn.Module, torch.nn.Module, pd.DataFrame, dict[str, list[dict[str, float]]], dict[str, Any]]:
     """Train the configured model with masked task losses and the configured loss weighting.
 
     Args:
-        train_inputs: packed recurrence plots ``(n, C, L, L/8)`` uint8 (or raw windows ``(n, C, L)`` for
-            recurrent models) of the (oversampled) training windows; ``train_labels`` one row per window.
-        val_inputs, val_labels: the validation subjects' windows, for early stopping.
+        train_plots: recurrence plots of the (oversampled) training windows: packed ``(n, C, L, L/8)``
+            uint8 at full resolution or counts ``(n, C, R, R)`` uint8 (empty when the model reads raw
+            windows only); train_windows: the same windows raw ``(n, C, L)`` float32; train_labels:
+            one row per window.
+        val_plots, val_windows, val_labels: the validation subjects' windows, for early stopping.
         channels: channel names (their count is the model's input channels).
         tasks: ``params:tasks``; model: ``params:model`` (name, options, tasks); loss_weighting:
-            ``params:loss_weighting``; training: ``params:training`` (see ``TrainConfig``).
+            ``params:loss_weighting``; training: ``params:training`` (``TrainConfig`` keys, plus
+            ``balance_subjects``: draw every training subject equally often); recurrence:
+            ``params:recurrence`` (its ``resolution`` sets a plot model's ``recurrence_cell``).
 
     Returns:
         The model with the best validation epoch's weights (CPU, eval mode) twice — the file artifact and
-        the MLflow model — the per-epoch history table and the same history as MLflow metric curves.
+        the MLflow model — the per-epoch history table, the same history as MLflow metric curves, and a
+        training summary (device, precision actually used, best/stopped epoch, wall time).
     """
     specs = task_specs(tasks, model.get("tasks"))
     names = [spec.name for spec in specs]
-    config = TrainConfig.from_params(training)
+    balance = bool(training.get("balance_subjects", False))
+    config = TrainConfig.from_params({k: v for k, v in training.items() if k not in NODE_TRAINING_KEYS})
     torch.manual_seed(config.seed)
-    net = build_model(model["name"], in_channels=len(channels), tasks=specs, **dict(model.get("options") or {}))
+    length = int(np.asarray(train_windows).shape[-1])
+    options = model_options(model, recurrence, length)
+    net = build_model(str(model["name"]), in_channels=len(channels), tasks=specs, **options)
+    net.preprocessing = {
+        "channels": list(channels),
+        "window_length": length,
+        "input_names": list(net.input_names),
+        "recurrence": {k: recurrence.get(k) for k in ("percentage", "resolution")} if RECURRENCE_PLOTS in net.input_names else None,
+    }
     weighting = build_weighting(loss_weighting["method"], specs, **dict(loss_weighting.get("options") or {}))
-    train = task_arrays(train_inputs, train_labels, names)
-    val = task_arrays(val_inputs, val_labels, names)
-    fit_target_scaling(net, specs, train.targets)
-    result = train_model(net, weighting, train, val, specs, config)
+    train = task_arrays(select_inputs(net.input_names, train_plots, train_windows, "train"), train_labels, names)
+    val = task_arrays(select_inputs(net.input_names, val_plots, val_windows, "val"), val_labels, names)
+    weights = None
+    if balance:
+        synthetic = train_labels["synthetic"].to_numpy(bool) if "synthetic" in train_labels.columns else None
+        weights = group_balanced_weights(train_labels["subject"].to_numpy(), synthetic)
+    started = time.perf_counter()
+    result = train_model(net, weighting, train, val, specs, config, sample_weights=weights)
     net.load_state_dict(result.best_state)
     net.to("cpu").eval()
     logger.info(
         "Best epoch %d of %d (early stop: %s) on %s/%s",
         result.best_epoch, result.stopped_epoch, result.stopped_early, result.device, result.precision,
-    )
-    return net, net, result.history, history_to_curves(result.history)
+    )  # fmt: skip
+    summary = {
+        "model": str(model["name"]),
+        "input_names": list(net.input_names),
+        "device": result.device,
+        "precision": result.precision,
+        "best_epoch": int(result.best_epoch),
+        "stopped_epoch": int(result.stopped_epoch),
+        "stopped_early": bool(result.stopped_early),
+        "train_seconds": time.perf_counter() - started,
+        "train_windows": len(train),
+        "val_windows": len(val),
+        "balance_subjects": balance,
+        "torch_threads": torch.get_num_threads(),
+    }
+    return net, net, result.history, history_to_curves(result.history), summary
 
 
 def history_to_curves(history: pd.DataFrame) -> dict[str, list[dict[str, float]]]:

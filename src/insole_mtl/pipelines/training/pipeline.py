@@ -1,4 +1,5 @@
-"""Training: recurrence plots + labels -> trained multitask model (06_models, MLflow model) and curves."""
+"""Training: recurrence plots and/or raw windows + labels -> trained multitask model (06_models, MLflow model),
+curves and a training summary (device and precision actually used)."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -11,13 +12,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 train_multitask_model,
                 inputs=[
-                    "train.recurrence_plots", "train_oversampled.window_labels",
-                    "val.recurrence_plots", "val.window_labels",
+                    "train.recurrence_plots", "train_oversampled.windows", "train_oversampled.window_labels",
+                    "val.recurrence_plots", "val.windows", "val.window_labels",
                     "params:channels", "params:tasks", "params:model", "params:loss_weighting", "params:training",
+                    "params:recurrence",
                 ],
-                outputs=["trained_model", "mlflow_model", "training_history", "training_curves"],
+                outputs=["trained_model", "mlflow_model", "training_history", "training_curves", "training_summary"],
                 name="train_multitask_model",
                 tags=["training"],
             )
         ]
-    )
+    )  # fmt: skip

@@ -1,0 +1,66 @@
+"""The model registry: every model family by name, and what each reads.
+
+=============  ==========================================  =========================================
+name           model                                       input
+=============  ==========================================  =========================================
+mobilenetv2    :class:`MultitaskMobileNetV2` (Table II)    recurrence plots ``(C, R, R)`` (+ the raw
+                                                           window with ``amplitude_features: true``)
+cnn1d          :class:`ResidualCNN1d`                      raw windows ``(C, L)``
+lstm, gru      :class:`RecurrentMultitaskNet`              raw windows ``(C, L)``
+=============  ==========================================  =========================================
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+from insole_mtl.models.base import MultitaskModel, TaskSpec
+from insole_mtl.models.cnn1d import ResidualCNN1d
+from insole_mtl.models.mobilenet import MultitaskMobileNetV2
+from insole_mtl.models.recurrent import RecurrentMultitaskNet
+
+#: model name -> what its backbone reads: a recurrence-plot stack or the raw window.
+MODEL_INPUT_KINDS: dict[str, Literal["recurrence_plot", "raw"]] = {
+    "mobilenetv2": "recurrence_plot",
+    "cnn1d": "raw",
+    "lstm": "raw",
+    "gru": "raw",
+}
+
+
+def model_input_kind(name: str) -> Literal["recurrence_plot", "raw"]:
+    """What a registered model's backbone reads: ``"recurrence_plot"`` (C, R, R) or ``"raw"`` (C, L)."""
+    try:
+        return MODEL_INPUT_KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown model name {name!r}; known models: {sorted(MODEL_INPUT_KINDS)}") from None
+
+
+def build_model(name: str, in_channels: int, tasks: Sequence[TaskSpec], **options: object) -> MultitaskModel:
+    """Build a registered model.
+
+    Parameters
+    ----------
+    name:
+        ``"mobilenetv2"`` (recurrence-plot input), ``"cnn1d"``, ``"lstm"`` or ``"gru"`` (raw windows).
+    in_channels:
+        Number of input channels (14 for the paper's insole, 16 for gaitpdb).
+    tasks:
+        Task specifications (one task = single-task model).
+    **options:
+        Passed to the model constructor (e.g. ``stem_kernel=3``, ``amplitude_features=True``,
+        ``width=32``, ``hidden_size=128``); an option the model does not take raises ``TypeError``
+        naming it.
+    """
+    kind = model_input_kind(name)  # validates the name
+    model: MultitaskModel
+    if name == "mobilenetv2":
+        model = MultitaskMobileNetV2(in_channels, tasks, **options)  # type: ignore[arg-type]
+    elif name == "cnn1d":
+        model = ResidualCNN1d(in_channels, tasks, **options)  # type: ignore[arg-type]
+    else:
+        assert kind == "raw"
+        model = RecurrentMultitaskNet(name, in_channels, tasks, **options)  # type: ignore[arg-type]
+    # what rebuilds the same architecture (single-task variants, a fresh copy for inference)
+    model.build_spec = {"name": name, "in_channels": int(in_channels), "options": dict(options)}
+    return model
