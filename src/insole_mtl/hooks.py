@@ -1,4 +1,5 @@
-"""Project hooks: the protocol's environment-dependent design, and one MLflow child run per protocol run.
+"""Project hooks: the protocol's environment-dependent design, one MLflow child run per protocol run and
+per cross-validation fold, and the run's resolved precision as MLflow tags.
 
 kedro-mlflow opens ONE MLflow run per ``kedro run`` (the parent). The paper protocol makes many runs
 (variant x fold x seed), each a Kedro namespace ``protocol.<variant>.<fold>.<seed>``; the paper's tables
@@ -223,3 +224,143 @@ class ProtocolMlflowHook:
             self._client().log_text(parent[0], index.to_csv(index=False), "protocol/run_index.csv")
         except Exception as error:  # noqa: BLE001
             logger.warning("protocol run index: MLflow logging failed: %s", error)
+
+
+#: namespace prefix of the cross-validation folds (insole_mtl.pipelines.cross_validation)
+CV_PREFIX = "cv.fold_"
+
+
+def _fold_of(namespace: str | None) -> str | None:
+    """``fold_<k>`` of a node in a cross-validation fold namespace ``cv.fold_<k>``, else None."""
+    if not namespace or not namespace.startswith(CV_PREFIX):
+        return None
+    return namespace.split(".")[1]
+
+
+class CrossValidationMlflowHook:
+    """One MLflow child run per cross-validation fold, the run's wall time in ``cross_validation.json``,
+    and the resolved training precision/device as tags of the (parent) run.
+
+    A fold's child run (tags ``cv.fold``, ``model``, ``precision``, ``device``; nested under the kedro-mlflow
+    run) is created when the fold's ``metrics`` are produced, with the fold's test metrics (``test.*``), its
+    training summary (``training.*``) and per-epoch curves (``epoch.*``, step = epoch); a failing fold node
+    gives a FAILED child run. ``training_summary`` of a single run sets the tags ``training.precision`` and
+    ``training.device`` of the kedro-mlflow run. Like :class:`ProtocolMlflowHook` it uses
+    :class:`mlflow.MlflowClient` with explicit run ids only, never the fluent active-run stack.
+    """
+
+    def __init__(self) -> None:
+        self._reset(None)
+
+    def _reset(self, env: str | None) -> None:
+        self.child_runs: dict[str, str] = {}
+        self._seen: dict[str, dict[str, Any]] = {}
+        self._env = env
+        self._started = time.time()
+
+    @staticmethod
+    def _parent() -> tuple[str, str] | None:
+        import mlflow
+
+        active = mlflow.active_run()
+        return None if active is None else (active.info.run_id, active.info.experiment_id)
+
+    def _child(self, fold: str, tags: Mapping[str, str]) -> str | None:
+        parent = self._parent()
+        if parent is None:
+            return None
+        from mlflow import MlflowClient
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+        all_tags = {MLFLOW_PARENT_RUN_ID: parent[0], MLFLOW_RUN_NAME: f"cv/{fold}", "cv.fold": fold}
+        if self._env:
+            all_tags["kedro.env"] = self._env
+        all_tags.update({str(k): str(v) for k, v in tags.items()})
+        run = MlflowClient().create_run(parent[1], tags=all_tags, run_name=all_tags[MLFLOW_RUN_NAME])
+        self.child_runs[fold] = run.info.run_id
+        return run.info.run_id
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        self._reset(run_params.get("env"))
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        if dataset_name == "cross_validation" and isinstance(data, dict):
+            data["wall_s"] = time.time() - self._started  # since the start of the kedro run
+
+    @hook_impl
+    def after_node_run(self, node: Any, outputs: dict[str, Any]) -> None:
+        for name, value in outputs.items():
+            if name.rsplit(".", 1)[-1] == "training_summary" and isinstance(value, Mapping):
+                self._tag_parent(value)
+        fold = _fold_of(node.namespace)
+        if fold is None:
+            return
+        seen = self._seen.setdefault(fold, {})
+        for name, value in outputs.items():
+            seen[name.rsplit(".", 1)[-1]] = value
+        if f"{node.namespace}.metrics" not in outputs:
+            return
+        try:
+            summary = seen.get("training_summary") or {}
+            tags = {k: summary.get(k) for k in ("model", "precision", "device") if summary.get(k) is not None}
+            run_id = self._child(fold, tags)
+            if run_id is None:
+                return
+            self._log_fold(run_id, seen)
+            from mlflow import MlflowClient
+
+            MlflowClient().set_terminated(run_id, "FINISHED")
+            logger.info("cross-validation %s logged to MLflow run %s", fold, run_id)
+        except Exception as error:  # noqa: BLE001 - tracking must not kill a long cross-validation
+            logger.warning("cross-validation %s: MLflow logging failed: %s", fold, error)
+
+    def _tag_parent(self, summary: Mapping[str, Any]) -> None:
+        parent = self._parent()
+        if parent is None:
+            return
+        from mlflow import MlflowClient
+
+        try:
+            for key in ("precision", "device"):
+                if summary.get(key) is not None:
+                    MlflowClient().set_tag(parent[0], f"training.{key}", str(summary[key]))
+        except Exception as error:  # noqa: BLE001
+            logger.warning("MLflow tags of the training summary failed: %s", error)
+
+    @staticmethod
+    def _log_fold(run_id: str, seen: Mapping[str, Any]) -> None:
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"test.{k}", float(v), now, 0) for k, v in (seen.get("metrics") or {}).items() if _finite(v)]
+        summary = seen.get("training_summary") or {}
+        metrics += [Metric(f"training.{k}", float(v), now, 0) for k, v in summary.items() if _finite(v)]
+        history = seen.get("training_history")
+        if history is not None:
+            for row in history.to_dict("records"):
+                step = int(row.get("epoch", 0))
+                metrics += [Metric(f"epoch.{k}", float(v), now, step) for k, v in row.items() if k != "epoch" and _finite(v)]
+        client = MlflowClient()
+        for start in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[start : start + 1000])
+        if seen.get("metrics") is not None:
+            client.log_dict(run_id, dict(seen["metrics"]), "metrics.json")
+        if summary:
+            client.log_dict(run_id, dict(summary), "training_summary.json")
+
+    @hook_impl
+    def on_node_error(self, error: Exception, node: Any) -> None:
+        fold = _fold_of(node.namespace)
+        if fold is None or fold in self.child_runs:
+            return
+        try:
+            run_id = self._child(fold, {"cv.failed_node": node.name, "cv.error": str(error)[:4000]})
+            if run_id is not None:
+                from mlflow import MlflowClient
+
+                MlflowClient().set_terminated(run_id, "FAILED")
+        except Exception as log_error:  # noqa: BLE001
+            logger.warning("cross-validation %s: MLflow logging of the failure failed: %s", fold, log_error)

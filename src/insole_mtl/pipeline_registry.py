@@ -1,7 +1,8 @@
 """Project pipelines.
 
-``insole_mtl`` chains every stage: ingest -> split -> windowing -> oversampling -> encoding -> training ->
-evaluation -> benchmark. Each stage is also registered on its own (``kedro run --pipeline=benchmark``).
+``insole_mtl`` chains every stage: ingest -> windowing -> split -> the run template (partition ->
+oversampling -> encoding -> training -> evaluation) -> benchmark. ``insole_mtl_cv`` runs the same template
+once per cross-validation fold. Each stage is also registered on its own (``kedro run --pipeline=benchmark``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,20 @@ import logging
 
 from kedro.pipeline import Pipeline
 
-from insole_mtl.pipelines import benchmark, encoding, evaluation, ingest, oversampling, split, training, windowing
-from insole_mtl.pipelines import protocol
+from insole_mtl.pipelines import (
+    benchmark,
+    cross_validation,
+    encoding,
+    evaluation,
+    ingest,
+    oversampling,
+    protocol,
+    split,
+    training,
+    windowing,
+)
+from insole_mtl.pipelines.template import run_template
+from insole_mtl.pipelines.windowing.pipeline import window_pipeline
 
 STAGES = {
     "ingest": ingest,
@@ -26,10 +39,12 @@ STAGES = {
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register the project's pipelines: each stage, ``insole_mtl`` (all stages) and ``__default__``."""
+    """Register the project's pipelines: each stage, ``insole_mtl``, ``insole_mtl_cv``, ``insole_mtl_protocol``."""
     pipelines = {name: module.pipeline.create_pipeline() for name, module in STAGES.items()}
-    pipelines["insole_mtl"] = sum(pipelines.values(), Pipeline([]))
+    prepare = pipelines["ingest"] + window_pipeline()
+    pipelines["insole_mtl"] = prepare + pipelines["split"] + run_template() + pipelines["benchmark"]
     pipelines["__default__"] = pipelines["insole_mtl"]
+    pipelines["insole_mtl_cv"] = prepare + cross_validation.pipeline.create_pipeline()
     # The paper protocol (ingest + one namespaced template per fold and per run; its size comes from the
     # environment's protocol parameters). A broken protocol configuration must not break the other pipelines.
     try:

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from insole_mtl.signals.split import assert_disjoint_splits, attach_given_split, split_subjects
+from insole_mtl.signals.split import (
+    assert_disjoint_splits,
+    attach_given_split,
+    cross_validation_split,
+    file_level_split,
+    split_subjects,
+    subject_strata,
+)
+from insole_mtl.signals.windows import partition_windows
 
 
 def _subjects(n: int) -> pd.DataFrame:
@@ -102,3 +110,247 @@ def test_assert_disjoint_names_leaking_subjects():
         assert_disjoint_splits(table)
     with pytest.raises(ValueError, match=re.escape("value(s) ['dev']")):
         assert_disjoint_splits(table.assign(split="dev"))
+
+
+# ------------------------------------------------------------------------------- subject strata
+def _recordings(classes_by_subject: dict[str, list[int]]) -> pd.DataFrame:
+    rows = [(f"{subject}_r{k}", subject, c) for subject, classes in classes_by_subject.items() for k, c in enumerate(classes)]
+    return pd.DataFrame(rows, columns=["recording", "subject", "activity"])
+
+
+def test_subject_strata_per_subject_class():
+    rec = _recordings({"s2": [1, 1], "s1": [0, 0, 0], "s3": [0], "s4": [-1, 1]})  # -1 = unlabelled, ignored
+    strata = subject_strata(rec)
+    assert strata is not None
+    assert strata.index.tolist() == ["s1", "s2", "s3", "s4"]  # sorted by subject
+    assert strata.tolist() == [0, 1, 0, 1]
+    assert str(strata.dtype) == "int64"
+    numeric = subject_strata(rec.assign(subject=rec["subject"].str[1:].astype(int)))
+    assert numeric is not None and numeric.index.tolist() == ["1", "2", "3", "4"]
+
+
+def test_subject_strata_none_when_not_a_subject_property():
+    assert subject_strata(_recordings({"s1": [0, 1], "s2": [1, 1]})) is None  # varies within s1
+    assert subject_strata(_recordings({"s1": [2, 2], "s2": [2]})) is None  # one class only
+    assert subject_strata(_recordings({"s1": [-1], "s2": [-1]})) is None  # nothing labelled
+    assert subject_strata(_recordings({"s1": [0], "s2": [1]}).drop(columns="activity")) is None
+    assert subject_strata(_recordings({"s1": [0], "s2": [1]}).rename(columns={"activity": "diagnosis"}), "diagnosis").tolist() == [0, 1]
+
+
+# ------------------------------------------------------------------------------ cross-validation
+def _ids(n: int) -> list[str]:
+    return [f"s{i:02d}" for i in range(n)]
+
+
+def _strata(n: int, n_ones: int) -> pd.Series:
+    return pd.Series([0] * (n - n_ones) + [1] * n_ones, index=_ids(n))
+
+
+@pytest.mark.parametrize(("n", "k", "strata_ones"), [(20, 4, 8), (23, 5, None), (10, 2, 4), (7, 7, None)])
+def test_cross_validation_folds_partition_the_subjects(n, k, strata_ones):
+    strata = None if strata_ones is None else _strata(n, strata_ones)
+    tables = [cross_validation_split(_ids(n), k, fold, seed=3, val_fraction=0.2, strata=strata) for fold in range(k)]
+    test_counts: dict[str, int] = {}
+    for fold, table in enumerate(tables):
+        assert list(table.columns) == ["subject", "split", "fold"]
+        assert table["subject"].tolist() == sorted(_ids(n))
+        assert str(table["fold"].dtype) == "int64"
+        assert_disjoint_splits(table)
+        sets = {s: set(table.loc[table["split"] == s, "subject"]) for s in ("train", "val", "test")}
+        assert not (sets["train"] & sets["val"]) and not (sets["train"] & sets["test"]) and not (sets["val"] & sets["test"])
+        assert sets["train"] | sets["val"] | sets["test"] == set(_ids(n))
+        # test split = the subjects of the outer fold
+        assert sets["test"] == set(table.loc[table["fold"] == fold, "subject"])
+        for subject in sets["test"]:
+            test_counts[subject] = test_counts.get(subject, 0) + 1
+        # the fold assignment does not depend on which fold is the test fold
+        pd.testing.assert_series_equal(table["fold"], tables[0]["fold"])
+        # validation: round(val_fraction * non-test subjects), at least 1, never the whole pool
+        pool = n - len(sets["test"])
+        assert len(sets["val"]) == max(1, int(round(0.2 * pool)))
+        assert len(sets["train"]) >= 1
+    assert test_counts == dict.fromkeys(_ids(n), 1)  # every subject is test exactly once
+    sizes = tables[0]["fold"].value_counts()
+    assert sizes.max() - sizes.min() <= 1
+
+
+def test_cross_validation_val_fraction_share():
+    for fraction, expected in ((0.15, 2), (0.25, 4), (0.5, 8)):
+        table = cross_validation_split(_ids(20), 4, 1, seed=0, val_fraction=fraction)
+        assert (table["split"] == "val").sum() == expected  # of the 15 non-test subjects
+    assert (cross_validation_split(_ids(6), 3, 0, val_fraction=0.01)["split"] == "val").sum() == 1  # at least one
+
+
+def test_cross_validation_stratified_test_folds():
+    n, ones = 30, 12  # 60 % class 0, 40 % class 1
+    strata = _strata(n, ones)
+    for fold in range(5):
+        table = cross_validation_split(_ids(n), 5, fold, seed=1, strata=strata)
+        test = table.loc[table["split"] == "test", "subject"]
+        share = strata.loc[test].value_counts().reindex([0, 1], fill_value=0)
+        assert abs(share[1] - ones / 5) <= 1 and abs(share[0] - (n - ones) / 5) <= 1
+        val = table.loc[table["split"] == "val", "subject"]
+        assert set(strata.loc[val]) == {0, 1}  # the inner draw is stratified too
+    # (without strata, seed 1 puts 4 class-1 subjects in one fold: the +-1 check discriminates); int strata index
+    int_strata = pd.Series(strata.to_numpy(), index=range(n))
+    a = cross_validation_split([str(i) for i in range(n)], 5, 0, seed=1, strata=int_strata)
+    assert set(a["split"]) == {"train", "val", "test"}
+
+
+def test_cross_validation_deterministic_and_order_independent():
+    ids = _ids(17)
+    a = cross_validation_split(ids, 3, 1, seed=5)
+    pd.testing.assert_frame_equal(a, cross_validation_split(ids, 3, 1, seed=5))
+    pd.testing.assert_frame_equal(a, cross_validation_split(list(reversed(ids)), 3, 1, seed=5))
+    pd.testing.assert_frame_equal(a, cross_validation_split(tuple(np.random.default_rng(0).permutation(ids)), 3, 1, seed=5))
+    strata = _strata(17, 7)
+    b = cross_validation_split(ids, 3, 1, seed=5, strata=strata)
+    pd.testing.assert_frame_equal(b, cross_validation_split(ids[::-1], 3, 1, seed=5, strata=strata.sample(frac=1.0, random_state=2)))
+    other = cross_validation_split(ids, 3, 1, seed=6)
+    assert not a["fold"].equals(other["fold"])
+
+
+def test_cross_validation_falls_back_to_unstratified_folds(caplog):
+    strata = _strata(10, 2)  # class 1 has 2 subjects < 4 folds
+    with caplog.at_level("WARNING"):
+        tables = [cross_validation_split(_ids(10), 4, fold, strata=strata) for fold in range(4)]
+    assert "folds are not stratified" in caplog.text
+    assert sorted(s for t in tables for s in t.loc[t["split"] == "test", "subject"]) == _ids(10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_folds": 1}, "cv: n_folds=1; expected an integer >= 2"),
+        ({"n_folds": 2.5}, "cv: n_folds=2.5; expected an integer >= 2"),
+        ({"test_fold": 4}, "cv: test_fold=4; expected an integer in [0, 3]"),
+        ({"test_fold": -1}, "cv: test_fold=-1; expected an integer in [0, 3]"),
+        ({"test_fold": 0.5}, "cv: test_fold=0.5; expected an integer in [0, 3]"),
+        ({"val_fraction": 0.0}, "cv: val_fraction=0.0; expected 0 < val_fraction < 1"),
+        ({"val_fraction": 1.0}, "cv: val_fraction=1.0; expected 0 < val_fraction < 1"),
+        ({"subjects": _ids(3)}, "cv: 3 subject(s) cannot be cut into 4 subject-wise folds; expected at least 4"),
+        ({"subjects": _ids(5) + ["s01"]}, "cv: subject ids must be unique"),
+        ({"strata": _strata(7, 3)}, "have no class in the strata"),
+        ({"subjects": _ids(4), "n_folds": 2, "val_fraction": 0.9}, "cv: val_fraction=0.9 leaves no training subject out of 2"),
+    ],
+)
+def test_cross_validation_bad_args(kwargs, message):
+    args = {"subjects": _ids(10), "n_folds": 4, "test_fold": 0, **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cross_validation_split(**args)
+
+
+def test_cross_validation_missing_strata_message_names_subjects_plainly():
+    with pytest.raises(ValueError, match=re.escape("cv: subject(s) ['s07', 's08', 's09'] have no class in the strata")):
+        cross_validation_split(_ids(10), 4, 0, strata=_strata(7, 3))
+
+
+# ---------------------------------------------------------------------------- file-level (leaky)
+def _walks(per_subject: int = 4, n_subjects: int = 5) -> pd.DataFrame:
+    rows = [
+        (f"r{s}{k}", f"s{s}", s % 2) for s in range(n_subjects) for k in range(per_subject)
+    ]  # the class is a property of the subject
+    return pd.DataFrame(rows, columns=["recording", "subject", "activity"])
+
+
+def test_file_level_split_partitions_recordings():
+    walks = _walks()
+    tables = [file_level_split(walks, 4, fold, seed=2) for fold in range(4)]
+    tested: list[str] = []
+    for fold, table in enumerate(tables):
+        assert list(table.columns) == ["recording", "subject", "split", "fold"]
+        assert set(table["split"]) == {"train", "val", "test"}
+        test = table.loc[table["split"] == "test", "recording"].tolist()
+        val = table.loc[table["split"] == "val", "recording"].tolist()
+        train = table.loc[table["split"] == "train", "recording"].tolist()
+        assert sorted(val) == sorted(test)  # the test fold IS the validation split
+        assert not set(train) & set(test)
+        assert sorted(train + test) == sorted(walks["recording"])  # every recording once outside val
+        assert len(table) == len(walks) + len(test)
+        assert (table.loc[table["split"] != "train", "fold"] == fold).all()
+        assert table["recording"].tolist() == sorted(table["recording"])  # sorted by recording
+        # a recording keeps its subject
+        assert table.set_index("recording")["subject"].groupby(level=0).nunique().max() == 1
+        tested += test
+        pd.testing.assert_series_equal(
+            table.drop_duplicates("recording").set_index("recording")["fold"],
+            tables[0].drop_duplicates("recording").set_index("recording")["fold"],
+        )
+    assert sorted(tested) == sorted(walks["recording"])  # each recording is test exactly once
+    # subjects sit on both sides: the leak the protocol exists to measure
+    both = [
+        subject
+        for subject, splits in tables[0].groupby("subject")["split"].agg(set).items()
+        if {"train", "test"} <= splits
+    ]
+    assert both
+    pd.testing.assert_frame_equal(tables[1], file_level_split(walks.sample(frac=1.0, random_state=0), 4, 1, seed=2))
+
+
+def test_file_level_split_is_stratified_by_class():
+    walks = _walks(per_subject=4, n_subjects=6)  # 12 recordings of each class
+    for fold in range(4):
+        table = file_level_split(walks, 4, fold, seed=0)
+        test = table[table["split"] == "test"].merge(walks[["recording", "activity"]], on="recording")
+        assert test["activity"].value_counts().to_dict() == {0: 3, 1: 3}
+
+
+def test_file_level_split_errors():
+    walks = _walks(per_subject=1, n_subjects=3)
+    with pytest.raises(ValueError, match=re.escape("cv: 3 recording(s) cannot be cut into 4 folds")):
+        file_level_split(walks, 4, 0)
+    with pytest.raises(ValueError, match=re.escape("cv: test_fold=4; expected an integer in [0, 3]")):
+        file_level_split(_walks(), 4, 4)
+
+
+def test_file_level_split_rejects_one_fold():
+    with pytest.raises(ValueError, match=re.escape("cv: n_folds=1; expected an integer >= 2")):
+        file_level_split(_walks(), 1, 0)
+
+
+# ------------------------------------------------------------------ routing windows by the tables
+def _window_table() -> tuple[np.ndarray, pd.DataFrame]:
+    walks = _walks(per_subject=2, n_subjects=3)  # r00 r01 (s0), r10 r11 (s1), r20 r21 (s2)
+    recordings = np.repeat(walks["recording"].to_numpy(), 2)  # two windows per recording
+    subjects = np.repeat(walks["subject"].to_numpy(), 2)
+    labels = pd.DataFrame({"subject": subjects, "recording": recordings, "activity": np.repeat(walks["activity"].to_numpy(), 2)})
+    windows = np.arange(len(labels), dtype=np.float32)[:, None, None] * np.ones((1, 2, 3), np.float32)
+    return windows, labels
+
+
+def test_partition_windows_by_recording_table_duplicates_test_into_val():
+    windows, labels = _window_table()
+    table = pd.DataFrame(
+        {
+            "recording": ["r00", "r01", "r10", "r11", "r20", "r21", "r01", "r11"],
+            "subject": ["s0", "s0", "s1", "s1", "s2", "s2", "s0", "s1"],
+            "split": ["train", "test", "train", "test", "train", "train", "val", "val"],
+            "fold": [1, 0, 1, 0, 1, 1, 0, 0],
+        }
+    )
+    parts = partition_windows(windows, labels, table)
+    ids = {split: part[0][:, 0, 0].astype(int).tolist() for split, part in parts.items()}
+    assert ids == {"train": [0, 1, 4, 5, 8, 9, 10, 11], "val": [2, 3, 6, 7], "test": [2, 3, 6, 7]}
+    assert parts["val"][1]["recording"].tolist() == ["r01", "r01", "r11", "r11"]
+    assert parts["test"][1].index.tolist() == [0, 1, 2, 3]
+    # s0 and s1 are in train and test: allowed for a recording-keyed (leaky) table
+    assert set(parts["train"][1]["subject"]) & set(parts["test"][1]["subject"]) == {"s0", "s1"}
+    with pytest.raises(ValueError, match=re.escape("partition_windows: recording(s) ['r21'] of the windows are not in the split table")):
+        partition_windows(windows, labels, table[table["recording"] != "r21"])
+
+
+def test_partition_windows_with_file_level_and_cv_tables():
+    windows, labels = _window_table()
+    walks = labels.drop_duplicates("recording")[["recording", "subject", "activity"]]
+    table = file_level_split(walks, 2, 0, seed=0)
+    parts = partition_windows(windows, labels, table)
+    test_recordings = set(table.loc[table["split"] == "test", "recording"])
+    assert set(parts["test"][1]["recording"]) == test_recordings == set(parts["val"][1]["recording"])
+    np.testing.assert_array_equal(parts["val"][0], parts["test"][0])
+    assert len(parts["train"][1]) + len(parts["test"][1]) == len(labels)
+    # a subject-wise cross-validation table routes by subject and keeps the leakage check
+    cv = cross_validation_split(["s0", "s1", "s2"], 3, 0, val_fraction=0.5)
+    parts = partition_windows(windows, labels, cv)
+    for split in ("train", "val", "test"):
+        assert set(parts[split][1]["subject"]) == set(cv.loc[cv["split"] == split, "subject"])
+    assert sum(len(p[1]) for p in parts.values()) == len(labels)

@@ -6,15 +6,23 @@ Everything here works on subjects, never on windows, so no subject can leak betw
 
 The test subjects depend only on ``test_seed`` (or a release's fixed ``given_split``), never
 on ``val_fold`` or the fold ``seed``: every run of the protocol is scored on the same test set.
+
+Cross-validation (:func:`cross_validation_split`) scores every subject out of fold instead: K
+subject-disjoint folds (stratified by class when the class is a property of the subject), fold
+``k`` is the test split and an inner, subject-disjoint share of the other folds the validation
+split for early stopping. :func:`file_level_split` is the LEAKY protocol behind most published
+gaitpdb figures (folds over walk files, the model picked on the test fold), offered only to
+measure the size of that inflation.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from insole_mtl import schema
 
@@ -162,6 +170,160 @@ def split_subjects(
         seed,
         test_seed,
     )
+    return table
+
+
+def subject_strata(recording_labels: pd.DataFrame, column: str = "activity") -> pd.Series | None:
+    """The class of each subject when the classification is per subject, else None.
+
+    Args:
+        recording_labels: one row per recording with ``subject`` and the class ``column`` (-1 = none).
+
+    Returns:
+        ``subject -> class`` (int64, sorted by subject) when every subject's labelled recordings share
+        one class and at least two classes occur; None otherwise (e.g. the paper's activities, which
+        vary within a subject).
+    """
+    if column not in recording_labels.columns:
+        return None
+    labelled = recording_labels[recording_labels[column] >= 0]
+    per_subject = labelled.groupby(labelled[schema.SUBJECT].astype(str))[column]
+    if labelled.empty or (per_subject.nunique() > 1).any():
+        return None
+    strata = per_subject.first().astype("int64").sort_index()
+    return strata if strata.nunique() >= 2 else None
+
+
+def _fold_assignment(ids: np.ndarray, n_folds: int, seed: int, strata: np.ndarray | None) -> np.ndarray:
+    """Fold index of each id (ids sorted): StratifiedKFold when ``strata`` allow it, else KFold."""
+    fold_of = np.empty(len(ids), dtype=np.int64)
+    if strata is not None and np.bincount(strata).min(initial=n_folds) >= n_folds:
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(ids, strata)
+    else:
+        if strata is not None:
+            logger.warning("fold assignment: a class has fewer than %d subjects, folds are not stratified", n_folds)
+        splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(ids)
+    for fold, (_, held) in enumerate(splitter):
+        fold_of[held] = fold
+    return fold_of
+
+
+def _inner_validation(pool: np.ndarray, val_fraction: float, seed: int, strata: np.ndarray | None) -> np.ndarray:
+    """Boolean mask of ``pool`` drawn for validation: ``round(val_fraction * len(pool))`` (at least 1)."""
+    n_val = max(1, int(round(val_fraction * len(pool))))
+    if n_val >= len(pool):
+        raise ValueError(f"cv: val_fraction={val_fraction} leaves no training subject out of {len(pool)}")
+    stratify = strata if strata is not None and np.bincount(strata).min(initial=2) >= 2 and n_val >= len(np.unique(strata)) else None
+    _, val = train_test_split(np.arange(len(pool)), test_size=n_val, random_state=seed, shuffle=True, stratify=stratify)
+    mask = np.zeros(len(pool), dtype=bool)
+    mask[val] = True
+    return mask
+
+
+def cross_validation_split(
+    subjects: Sequence[str],
+    n_folds: int,
+    test_fold: int,
+    seed: int = 0,
+    val_fraction: float = 0.15,
+    strata: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Subject-wise K-fold split for out-of-fold scoring: fold ``test_fold`` is the test split.
+
+    Args:
+        subjects: every subject id (order irrelevant; duplicates are an error).
+        n_folds: K >= 2 folds, each subject in exactly one.
+        test_fold: ``0 <= test_fold < K``.
+        seed: seed of the fold assignment (the same for every ``test_fold``, so the K calls partition
+            the subjects) and of the inner validation draw.
+        val_fraction: share of the non-test subjects drawn (subject-wise) as the validation split.
+        strata: optional ``subject -> class`` (:func:`subject_strata`): folds and the validation draw are
+            then stratified by class.
+
+    Returns:
+        ``subject, split, fold`` (``fold`` = the subject's outer fold), sorted by subject.
+
+    Raises:
+        ValueError: bad arguments, duplicated subjects, fewer subjects than folds.
+    """
+    ids = np.asarray(sorted(str(s) for s in subjects))
+    if len(set(ids)) != len(ids):
+        raise ValueError("cv: subject ids must be unique")
+    if int(n_folds) != n_folds or n_folds < 2:
+        raise ValueError(f"cv: n_folds={n_folds}; expected an integer >= 2")
+    if int(test_fold) != test_fold or not 0 <= test_fold < n_folds:
+        raise ValueError(f"cv: test_fold={test_fold}; expected an integer in [0, {n_folds - 1}]")
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"cv: val_fraction={val_fraction}; expected 0 < val_fraction < 1")
+    if len(ids) < n_folds:
+        raise ValueError(f"cv: {len(ids)} subject(s) cannot be cut into {n_folds} subject-wise folds; expected at least {n_folds}")
+    classes = None
+    if strata is not None:
+        lookup = strata.copy()
+        lookup.index = lookup.index.astype(str)
+        missing = sorted(str(s) for s in set(ids) - set(lookup.index))
+        if missing:
+            raise ValueError(f"cv: subject(s) {missing[:5]} have no class in the strata")
+        classes = np.unique(lookup.loc[ids].to_numpy(np.int64), return_inverse=True)[1]
+    fold_of = _fold_assignment(ids, int(n_folds), seed, classes)
+    test = fold_of == test_fold
+    pool = np.flatnonzero(~test)
+    val = np.zeros(len(ids), dtype=bool)
+    val[pool[_inner_validation(ids[pool], val_fraction, seed + 1 + int(test_fold), None if classes is None else classes[pool])]] = True
+    split = np.where(test, "test", np.where(val, "val", "train"))
+    table = pd.DataFrame({"subject": ids, "split": split, "fold": fold_of}).astype({"subject": "str", "split": "str", "fold": "int64"})
+    assert_disjoint_splits(table)
+    counts = table["split"].value_counts()
+    logger.info(
+        "cross_validation_split: fold %d/%d test=%d val=%d train=%d subjects (seed %d%s)",
+        test_fold, n_folds, counts.get("test", 0), counts.get("val", 0), counts.get("train", 0), seed,
+        ", stratified" if classes is not None else "",
+    )  # fmt: skip
+    return table
+
+
+def file_level_split(
+    recording_labels: pd.DataFrame, n_folds: int, test_fold: int, seed: int = 0, column: str = "activity"
+) -> pd.DataFrame:
+    """LEAKY K-fold split over recordings (walk files), the protocol behind most published gaitpdb figures.
+
+    Folds are cut over recordings, not subjects (StratifiedKFold by ``column`` when it is a class), so a
+    subject's walks fall on both sides; the test fold is ALSO the validation split (the model is picked on
+    the test fold, as in those papers). Never use it for a result: it exists to measure the inflation.
+
+    Returns:
+        ``recording, subject, split, fold`` with every test recording listed twice (``split`` ``test``
+        and ``val``), sorted by recording.
+    """
+    if int(n_folds) != n_folds or n_folds < 2:
+        raise ValueError(f"cv: n_folds={n_folds}; expected an integer >= 2")
+    if int(test_fold) != test_fold or not 0 <= test_fold < n_folds:
+        raise ValueError(f"cv: test_fold={test_fold}; expected an integer in [0, {n_folds - 1}]")
+    rec = recording_labels[[schema.RECORDING, schema.SUBJECT, column]].copy()
+    rec[schema.RECORDING] = rec[schema.RECORDING].astype(str)
+    rec = rec.sort_values(schema.RECORDING, kind="stable").reset_index(drop=True)
+    if len(rec) < n_folds:
+        raise ValueError(f"cv: {len(rec)} recording(s) cannot be cut into {n_folds} folds")
+    labels = rec[column].to_numpy(np.int64)
+    classes = np.unique(labels, return_inverse=True)[1] if (labels >= 0).all() else None
+    fold_of = _fold_assignment(rec[schema.RECORDING].to_numpy(), int(n_folds), seed, classes)
+    test = fold_of == test_fold
+    table = pd.DataFrame(
+        {
+            schema.RECORDING: rec[schema.RECORDING].to_numpy(),
+            schema.SUBJECT: rec[schema.SUBJECT].astype(str).to_numpy(),
+            "split": np.where(test, "test", "train"),
+            "fold": fold_of,
+        }
+    )
+    table = pd.concat([table, table[test].assign(split="val")], ignore_index=True)
+    table = table.sort_values([schema.RECORDING, "split"], kind="stable").reset_index(drop=True)
+    sides = table.groupby(schema.SUBJECT)["split"].agg(lambda s: {"train", "test"} <= set(s))
+    logger.warning(
+        "LEAKY file-level split (fold %d/%d): %d of %d subjects have recordings in both train and test; "
+        "the validation split IS the test fold",
+        test_fold, n_folds, int(sides.sum()), len(sides),
+    )  # fmt: skip
     return table
 
 

@@ -186,35 +186,39 @@ def partition_windows(
 
     Args:
         windows: ``(n, C, L)`` array aligned with ``labels``.
-        labels: Window labels with a ``subject`` column.
-        split_table: ``subject, split`` table from :func:`insole_mtl.signals.split.split_subjects`.
+        labels: Window labels with a ``subject`` (and ``recording``) column.
+        split_table: ``subject, split`` table from :func:`insole_mtl.signals.split.split_subjects`, or
+            the LEAKY ``recording, subject, split`` table of :func:`insole_mtl.signals.split.file_level_split`
+            (windows routed by recording; a recording may be listed under several splits, e.g. its test
+            windows also used for validation, and a subject may then sit in several splits).
 
     Returns:
         ``{"train": (w, l), "val": (w, l), "test": (w, l)}``; every key is present (possibly
         with zero windows), windows keep their relative order, labels are re-indexed from 0.
 
     Raises:
-        ValueError: If lengths differ, a window's subject is not in the split table, or a
-            subject would end up in two splits (leakage).
+        ValueError: If lengths differ, a window's subject (recording) is not in the split table, or a
+            subject would end up in two splits of a subject-wise table (leakage).
     """
     if len(windows) != len(labels):
         raise ValueError(f"partition_windows: {len(windows)} windows but {len(labels)} label rows; expected equal")
-    assert_disjoint_splits(split_table)
-    split_of = split_table.assign(subject=split_table["subject"].astype(str)).drop_duplicates("subject")
-    split_of = split_of.set_index("subject")["split"]
-    window_split = labels["subject"].astype(str).map(split_of)
-    unknown = labels.loc[window_split.isna(), "subject"].unique().tolist()
+    key = "recording" if "recording" in split_table.columns else "subject"
+    if key == "subject":
+        assert_disjoint_splits(split_table)
+    table = split_table.assign(**{key: split_table[key].astype(str)})
+    window_keys = labels[key].astype(str)
+    unknown = sorted(set(window_keys) - set(table[key]))
     if unknown:
-        raise ValueError(f"partition_windows: subject(s) {unknown[:5]} of the windows are not in the split table")
-    window_split = window_split.to_numpy()
+        raise ValueError(f"partition_windows: {key}(s) {unknown[:5]} of the windows are not in the split table")
     parts: dict[str, tuple[np.ndarray, pd.DataFrame]] = {}
     for split in SPLITS:
-        mask = window_split == split
+        mask = window_keys.isin(table.loc[table["split"] == split, key]).to_numpy()
         parts[split] = (windows[mask], labels.loc[mask].reset_index(drop=True))
-    # Leakage check on the result itself, not only on the table we derived it from.
-    subjects_by_split = pd.concat(
-        [pd.DataFrame({"subject": part[1]["subject"].astype(str).unique(), "split": s}) for s, part in parts.items()]
-    )
-    assert_disjoint_splits(subjects_by_split)
-    logger.info("partition_windows: %s", {s: len(p[1]) for s, p in parts.items()})
+    if key == "subject":
+        # Leakage check on the result itself, not only on the table we derived it from.
+        subjects_by_split = pd.concat(
+            [pd.DataFrame({"subject": part[1]["subject"].astype(str).unique(), "split": s}) for s, part in parts.items()]
+        )
+        assert_disjoint_splits(subjects_by_split)
+    logger.info("partition_windows (by %s): %s", key, {s: len(p[1]) for s, p in parts.items()})
     return parts
