@@ -102,6 +102,9 @@ class TrainConfig:
             step follows :func:`lr_factor` — a linear warm-up over ``warmup_epochs`` then a cosine decay
             to 0 at ``max_epochs`` (stepped per optimiser step, so it is the same whatever the epoch size).
         warmup_epochs: linear warm-up length in epochs (may be fractional; 0 = none), for both schedules.
+        restore_best: True (the paper): the returned model is the best validation epoch's. False: the last
+            epoch's — a fixed training budget (with ``patience >= max_epochs``) for sources whose validation
+            split is too small to pick an epoch reliably; the validation curves are still recorded.
     """
 
     max_epochs: int = 300
@@ -123,6 +126,7 @@ class TrainConfig:
     ema_teacher: dict | None = None
     lr_schedule: str = "constant"
     warmup_epochs: float = 0.0
+    restore_best: bool = True
 
     def __post_init__(self) -> None:
         positive = {
@@ -196,7 +200,8 @@ class TrainResult:
     """Outcome of :func:`train_model`.
 
     Attributes:
-        best_state: model ``state_dict`` (CPU tensor copies) at the best validation epoch.
+        best_state: model ``state_dict`` (CPU tensor copies) the training returns: the best validation epoch's
+            (``restore_best``) or the last epoch's.
         weighting_state: loss-weighting ``state_dict`` (CPU) at the same epoch.
         history: one row per epoch (see :func:`train_model`).
         best_epoch, stopped_epoch: 1-based epoch numbers.
@@ -653,12 +658,16 @@ def train_model(
             break
 
     stopped_early = since_best >= config.patience and epoch < config.max_epochs
-    model.load_state_dict(best_state)
-    weighting.load_state_dict(best_weighting)
+    if config.restore_best:
+        model.load_state_dict(best_state)
+        weighting.load_state_dict(best_weighting)
+    else:
+        best_state, best_weighting = _cpu_state(model), _cpu_state(weighting)
     model.eval()
     logger.info(
-        "training %s after epoch %d; best epoch %d (val_loss %.4f)",
+        "training %s after epoch %d; best validation epoch %d (val_loss %.4f); keeping the %s epoch's weights",
         "stopped early" if stopped_early else "finished", epoch, best_epoch, best_loss,
+        "best" if config.restore_best else "last",
     )  # fmt: skip
     history = pd.DataFrame(rows)
     history["epoch"] = history["epoch"].astype("int64")
