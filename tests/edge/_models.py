@@ -90,12 +90,10 @@ def stored_arrays(case: str, n: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def build_case_model(case: str, seed: int = 0) -> torch.nn.Module:
-    """The case's model, with non-trivial statistics, fitted input statistics and ``build_spec``."""
+    """The case's model, with non-trivial statistics, fitted input statistics and (the registry records ``build_spec``)."""
     name, options, _, _ = CASE_SPECS[case]
     torch.manual_seed(seed)
     model = build_model(name, CHANNELS, TASKS, **options)
-    if getattr(model, "build_spec", None) is None:  # what models.registry.build_model is to record
-        model.build_spec = {"name": name, "in_channels": CHANNELS, "options": dict(options)}
     train = stored_arrays(case, 16, seed=seed + 100)
     model.fit_input_statistics(*(train[input_name] for input_name in model.input_names))
     return _perturb(model)

@@ -59,8 +59,6 @@ def setup(request):
     name, options, length, resolution, _ = CASES[request.param]
     torch.manual_seed(0)
     model = build_model(name, CHANNELS, TASKS, **options)
-    if getattr(model, "build_spec", None) is None:  # what models.registry.build_model is to record
-        model.build_spec = {"name": name, "in_channels": CHANNELS, "options": dict(options)}
     train_plots, train_windows = _split(name, length, resolution, 5, seed=1)
     test_plots, test_windows = _split(name, length, resolution, 3, seed=2)
     model.fit_input_statistics(*({"recurrence_plots": train_plots, "windows": train_windows}[k] for k in model.input_names))

@@ -46,11 +46,11 @@ def _latest(folder: Path) -> Path:
 def test_every_table_and_figure_is_written_versioned(project):
     out = project / "data" / "test" / "08_reporting" / "protocol"
     runs = pd.read_csv(_latest(out / "runs.csv"))
-    assert len(runs) == 16 and runs["variant"].nunique() == 8
+    assert len(runs) == 18 and runs["variant"].nunique() == 9
     assert set(runs["fold_key"]) == {"fold_0", "fold_1"} and set(runs["seed_key"]) == {"seed_0"}
     tables = {name: pd.read_csv(_latest(out / f"table_{name}.csv")) for name in TABLES}
     iii = tables["iii"].set_index("row")
-    assert list(iii.index) == ["st_mobilenetv2", "mtl_lstm", "mtl_mobilenetv2"]  # the rows this environment ran
+    assert list(iii.index) == ["st_mobilenetv2", "mtl_lstm", "mtl_cnn1d", "mtl_mobilenetv2"]  # the rows this env ran
     assert (iii["n_runs"] == 2).all()
     assert iii.loc["mtl_mobilenetv2", "activity_accuracy_pct_paper"] == 97.2
     assert 0.0 <= iii.loc["mtl_mobilenetv2", "activity_accuracy_pct_mean"] <= 100.0
@@ -76,11 +76,11 @@ def test_every_number_is_the_mean_of_nested_mlflow_runs(project):
     db = sqlite3.connect(project / "mlflow.db")
     runs = dict(db.execute("select run_uuid, name from runs").fetchall())
     parents = [uuid for uuid, name in runs.items() if name == "insole_mtl_protocol"]
-    assert len(parents) == 1 and len(runs) == 17
+    assert len(parents) == 1 and len(runs) == 19
     parent = parents[0]
     tags = pd.DataFrame(db.execute("select run_uuid, key, value from tags").fetchall(), columns=["run", "key", "value"])
     children = tags[(tags["key"] == "mlflow.parentRunId") & (tags["value"] == parent)]["run"]
-    assert len(children) == 16
+    assert len(children) == 18
     status = dict(db.execute("select run_uuid, status from runs").fetchall())
     assert {status[c] for c in children} == {"FINISHED"}
     protocol_run = tags[tags["key"] == "protocol.run"].set_index("run")["value"]

@@ -46,7 +46,7 @@ def test_one_namespace_per_fold_and_per_run(pipeline):
     runs = sorted(ns for ns in namespaces if parse_run_namespace(ns))
     assert runs == sorted(f"protocol.{v}.{f}.{s}" for v in ("mtl", "lstm") for f in ("fold_0", "fold_3") for s in ("seed_0", "seed_1"))
     assert {"protocol", "protocol.fold_0", "protocol.fold_3", "protocol.test"} <= namespaces
-    assert len(pipeline.nodes) == 3 + 2 * len(fold_template().nodes) + 1 + 8 * len(run_template().nodes) + 8
+    assert len(pipeline.nodes) == 4 + 2 * len(fold_template().nodes) + 1 + 8 * len(run_template().nodes) + 8
 
 
 def test_every_run_reuses_the_template_and_the_stage_node_functions(pipeline):
@@ -144,7 +144,7 @@ def dry_run(tmp_path_factory):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize(("env", "runs"), [("test", 16), ("paper", 18 * 25)])
+@pytest.mark.parametrize(("env", "runs"), [("test", 18), ("paper", 19 * 25)])
 def test_environments_build_their_own_protocol_and_every_dataset_resolves(dry_run, env, runs):
     """`kedro run --pipeline=insole_mtl_protocol --env=paper` is valid configuration (checked without running)."""
     result = dry_run[env]
@@ -169,7 +169,7 @@ def test_design_source_reads_the_environment_and_reports_a_changed_design():
     paper_params = load_parameters_from_disk(ROOT, env="paper")
     source = _DesignSource()
     assert source.activate(test_params, "test") is False  # nothing built yet
-    assert len(source.design().runs) == 16
+    assert len(source.design().runs) == 18
     assert source.activate(test_params, "test") is False  # same design: keep the pipelines
     assert source.activate(paper_params, "paper") is True  # the registry must rebuild
-    assert len(source.design().runs) == 450
+    assert len(source.design().runs) == 475

@@ -126,7 +126,7 @@ def _parameters(*envs: str) -> dict:
     return params
 
 
-@pytest.mark.parametrize(("envs", "runs"), [(("base",), 17 * 25), (("base", "test"), 8 * 2), (("base", "paper"), 18 * 25)])
+@pytest.mark.parametrize(("envs", "runs"), [(("base",), 18 * 25), (("base", "test"), 9 * 2), (("base", "paper"), 19 * 25)])
 def test_configured_environments_give_the_expected_protocols(envs, runs):
     design = design_from_parameters(_parameters(*envs))
     assert len(design.runs) == runs

@@ -260,6 +260,24 @@ def test_early_stopping_restores_best_state(monkeypatch: pytest.MonkeyPatch) -> 
     assert not model.training
 
 
+def test_restore_best_false_keeps_the_last_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted = iter([3.0, 1.0, 2.5, 2.6])  # best epoch 2, then worse: a fixed budget keeps epoch 4 anyway
+    snapshots: list[dict[str, torch.Tensor]] = []
+
+    def fake_evaluate(model, loader, tasks, scaling, device, precision):
+        snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        loss = next(scripted)
+        return {"val_activity_loss": loss, "val_activity_accuracy": 0.0, "val_speed_loss": 0.0, "val_speed_mae": 0.0, "val_loss": loss}
+
+    monkeypatch.setattr(engine, "_evaluate", fake_evaluate)
+    model, result = _train(max_epochs=4, patience=10, restore_best=False)
+    assert result.best_epoch == 2 and result.stopped_epoch == 4 and not result.stopped_early
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, snapshots[3][name], rtol=0, atol=0)
+        torch.testing.assert_close(result.best_state[name], snapshots[3][name], rtol=0, atol=0)
+    assert not torch.equal(snapshots[3]["body.1.weight"], snapshots[1]["body.1.weight"])
+
+
 def test_patience_not_reached_is_not_early() -> None:
     _, result = _train(max_epochs=2, patience=5)
     assert result.stopped_epoch == 2 and not result.stopped_early

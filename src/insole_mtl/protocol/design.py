@@ -36,7 +36,7 @@ from insole_mtl.models import model_input_kind
 #: Switches of the optional extras (each off unless the environment turns it on).
 EXTRAS: tuple[str, ...] = ("adam_vs_adamw", "ema_self_distillation", "lion")
 #: Stage parameter groups a protocol environment may override for every run.
-OVERRIDABLE: tuple[str, ...] = ("windowing", "split", "oversampling", "training", "evaluation")
+OVERRIDABLE: tuple[str, ...] = ("windowing", "split", "oversampling", "recurrence", "model", "training", "evaluation")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: Names used by the protocol's own datasets and namespaces (``protocol.test.*``, ``protocol.reports.*``...).
 RESERVED: frozenset[str] = frozenset(

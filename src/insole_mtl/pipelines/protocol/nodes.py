@@ -60,6 +60,11 @@ def fold_split(split: Mapping[str, Any], overrides: Mapping[str, Any], val_fold:
     return fold_split_parameters(split, overrides, val_fold)
 
 
+def protocol_recurrence(recurrence: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``params:recurrence`` with ``protocol.overrides.recurrence`` applied (the paper: full 160 x 160 plots)."""
+    return stage_parameters(recurrence, overrides, "recurrence")
+
+
 def fold_oversampling(oversampling: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """``params:oversampling`` with ``protocol.overrides.oversampling`` applied."""
     return stage_parameters(oversampling, overrides, "oversampling")
@@ -84,7 +89,7 @@ def configure_protocol(
         ``evaluation`` (for the analyses), ``tasks`` and ``channels`` (as given).
     """
     defaults = {
-        "model": dict(model),
+        "model": stage_parameters(model, overrides, "model"),
         "loss_weighting": dict(loss_weighting),
         "training": stage_parameters(training, overrides, "training"),
         "evaluation": stage_parameters(evaluation, overrides, "evaluation"),

@@ -73,6 +73,7 @@ def shared_pipeline() -> Pipeline:
                 name="configure_protocol",
             ),
             node(nodes.protocol_windowing, ["params:windowing", "params:overrides"], "windowing", name="configure_windowing"),
+            node(nodes.protocol_recurrence, ["params:recurrence", "params:overrides"], "recurrence", name="configure_recurrence"),
             node(
                 window_recordings,
                 ["recordings", "recording_labels", "ingest_drop_report", "channels", "windowing"],
@@ -86,7 +87,10 @@ def shared_pipeline() -> Pipeline:
         namespace=NAMESPACE,
         inputs={"recordings", "recording_labels", "ingest_drop_report"},
         parameters={
-            **{f"params:{name}": f"params:{name}" for name in ("model", "loss_weighting", "training", "evaluation", "tasks", "channels", "windowing")},
+            **{
+                f"params:{name}": f"params:{name}"
+                for name in ("model", "loss_weighting", "training", "evaluation", "tasks", "channels", "windowing", "recurrence")
+            },
             "params:overrides": "params:protocol.overrides",
         },
     )
@@ -111,8 +115,8 @@ def fold_template() -> Pipeline:
                 ["train_oversampled.windows", "train_oversampled.window_labels", "oversampling_report"],
                 name="oversample_training_windows",
             ),
-            node(encode_windows, ["train_oversampled.windows", "params:recurrence"], "train.recurrence_plots", name="encode_train_recurrence_plots"),
-            node(encode_windows, ["val.windows", "params:recurrence"], "val.recurrence_plots", name="encode_val_recurrence_plots"),
+            node(encode_windows, ["train_oversampled.windows", "recurrence"], "train.recurrence_plots", name="encode_train_recurrence_plots"),
+            node(encode_windows, ["val.windows", "recurrence"], "val.recurrence_plots", name="encode_val_recurrence_plots"),
         ]
     )
 
@@ -131,7 +135,7 @@ def run_template() -> Pipeline:
                 train_multitask_model,
                 [
                     "train_plots", "train_windows", "train_labels", "val_plots", "val_windows", "val_labels",
-                    "channels", "tasks", "model_config", "loss_weighting_config", "training_config", "params:recurrence",
+                    "channels", "tasks", "model_config", "loss_weighting_config", "training_config", "recurrence",
                 ],
                 ["trained_model", "mlflow_model", "training_history", "training_curves", "training_summary"],
                 name="train_model",
@@ -173,14 +177,18 @@ def fold_pipeline(fold_key: str, first: bool) -> Pipeline:
     return Pipeline(
         fold_template(),
         namespace=fold_namespace(fold_key),
-        inputs={"subjects": "subjects", "windows": f"{NAMESPACE}.windows", "window_labels": f"{NAMESPACE}.window_labels"},
+        inputs={
+            "subjects": "subjects",
+            "windows": f"{NAMESPACE}.windows",
+            "window_labels": f"{NAMESPACE}.window_labels",
+            "recurrence": f"{NAMESPACE}.recurrence",
+        },
         outputs=outputs,
         parameters={
             "params:split": "params:split",
             "params:overrides": "params:protocol.overrides",
             "params:fold": f"params:protocol.folds.{fold_key}",
             "params:oversampling": "params:oversampling",
-            "params:recurrence": "params:recurrence",
         },
     )
 
@@ -206,13 +214,13 @@ def run_pipeline(run: RunKey, input_kind: str) -> Pipeline:
             "run_defaults": f"{NAMESPACE}.run_defaults",
             "tasks": f"{NAMESPACE}.tasks",
             "channels": f"{NAMESPACE}.channels",
+            "recurrence": f"{NAMESPACE}.recurrence",
         },
         parameters={
             "params:variant": f"params:protocol_variants.{run.variant}",
             "params:fold": f"params:protocol.folds.{run.fold_key}",
             "params:seed": f"params:protocol.seeds.{run.seed_key}",
             "params:efficiency": "params:protocol.efficiency",
-            "params:recurrence": "params:recurrence",
         },
     )
 
@@ -312,7 +320,15 @@ def build_protocol_pipeline(design: ProtocolDesign) -> Pipeline:
     """The protocol pipeline of ``design`` (without ingest): windows, folds, runs, reports."""
     folds = [fold_pipeline(fold_key, i == 0) for i, (fold_key, _) in enumerate(design.folds)]
     test_encoding = Pipeline(
-        [node(encode_windows, [f"{TEST}.windows", "params:recurrence"], f"{TEST}.recurrence_plots", name="encode_recurrence_plots", namespace=TEST)]
+        [
+            node(
+                encode_windows,
+                [f"{TEST}.windows", f"{NAMESPACE}.recurrence"],
+                f"{TEST}.recurrence_plots",
+                name="encode_recurrence_plots",
+                namespace=TEST,
+            )
+        ]
     )
     runs = [run_pipeline(run, design.input_kind(run.variant)) for run in design.runs]
     return Pipeline([shared_pipeline(), *folds, test_encoding, *runs, reports_pipeline(design)], tags=["protocol"])

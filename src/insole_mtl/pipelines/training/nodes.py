@@ -105,8 +105,9 @@ def train_multitask_model(
     net.load_state_dict(result.best_state)
     net.to("cpu").eval()
     logger.info(
-        "Best epoch %d of %d (early stop: %s) on %s/%s",
-        result.best_epoch, result.stopped_epoch, result.stopped_early, result.device, result.precision,
+        "Trained %d epoch(s) (early stop: %s), best validation epoch %d, kept the %s epoch's weights, on %s/%s",
+        result.stopped_epoch, result.stopped_early, result.best_epoch, "best" if config.restore_best else "last",
+        result.device, result.precision,
     )  # fmt: skip
     summary = {
         "model": str(model["name"]),
@@ -116,6 +117,7 @@ def train_multitask_model(
         "best_epoch": int(result.best_epoch),
         "stopped_epoch": int(result.stopped_epoch),
         "stopped_early": bool(result.stopped_early),
+        "kept_epoch": int(result.best_epoch if config.restore_best else result.stopped_epoch),
         "train_seconds": time.perf_counter() - started,
         "train_windows": len(train),
         "val_windows": len(val),
