@@ -239,8 +239,9 @@ def test_same_seed_same_history() -> None:
     assert not np.array_equal(a.history["train_loss"], c.history["train_loss"])
 
 
-def test_early_stopping_restores_best_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    scripted = iter([3.0, 2.0, 2.5, 2.1, 2.2, 1.0, 0.5])
+def _script_validation(monkeypatch: pytest.MonkeyPatch, losses: list[float]) -> list[dict[str, torch.Tensor]]:
+    """Replace the validation pass by the given losses; returns the model's state at each validation."""
+    scripted = iter(losses)
     snapshots: list[dict[str, torch.Tensor]] = []
 
     def fake_evaluate(model, loader, tasks, scaling, device, precision):
@@ -249,6 +250,11 @@ def test_early_stopping_restores_best_state(monkeypatch: pytest.MonkeyPatch) -> 
         return {"val_activity_loss": loss, "val_activity_accuracy": 0.0, "val_speed_loss": 0.0, "val_speed_mae": 0.0, "val_loss": loss}
 
     monkeypatch.setattr(engine, "_evaluate", fake_evaluate)
+    return snapshots
+
+
+def test_early_stopping_restores_best_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshots = _script_validation(monkeypatch, [3.0, 2.0, 2.5, 2.1, 2.2, 1.0, 0.5])
     model, result = _train(max_epochs=7, patience=3)
     assert result.best_epoch == 2
     assert result.stopped_epoch == 5 and result.stopped_early
@@ -261,15 +267,8 @@ def test_early_stopping_restores_best_state(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_restore_best_false_keeps_the_last_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
-    scripted = iter([3.0, 1.0, 2.5, 2.6])  # best epoch 2, then worse: a fixed budget keeps epoch 4 anyway
-    snapshots: list[dict[str, torch.Tensor]] = []
-
-    def fake_evaluate(model, loader, tasks, scaling, device, precision):
-        snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
-        loss = next(scripted)
-        return {"val_activity_loss": loss, "val_activity_accuracy": 0.0, "val_speed_loss": 0.0, "val_speed_mae": 0.0, "val_loss": loss}
-
-    monkeypatch.setattr(engine, "_evaluate", fake_evaluate)
+    # best epoch 2, then worse: a fixed budget keeps epoch 4 anyway
+    snapshots = _script_validation(monkeypatch, [3.0, 1.0, 2.5, 2.6])
     model, result = _train(max_epochs=4, patience=10, restore_best=False)
     assert result.best_epoch == 2 and result.stopped_epoch == 4 and not result.stopped_early
     for name, value in model.state_dict().items():
