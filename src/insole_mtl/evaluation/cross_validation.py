@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from insole_mtl.evaluation.physical_baseline import fit_force_calibration, force_channel_indices, mean_total_force
+from insole_mtl.evaluation.physical_baseline import (
+    fit_force_calibration,
+    force_channel_indices,
+    mean_total_force,
+    real_window_mask,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +129,7 @@ def score_predictions(table: pd.DataFrame, n_classes: int | None, window_rows: b
 # Baselines, fitted on one fold's training subjects and predicting its test rows
 # ------------------------------------------------------------------------------------------------
 def _real(labels: pd.DataFrame) -> pd.DataFrame:
-    return labels[~labels["synthetic"].astype(bool)] if "synthetic" in labels.columns else labels
+    return labels[real_window_mask(labels)]
 
 
 def majority_predictions(train_labels: pd.DataFrame, test_labels: pd.DataFrame, n_classes: int, level: str | None) -> pd.DataFrame:
@@ -166,7 +171,7 @@ def physical_predictions(
     """Test windows' weight from the mean total force, by a line fitted on the training subjects
     (:func:`insole_mtl.evaluation.physical_baseline.fit_force_calibration`)."""
     idx = force_channel_indices(channels, force_channels)
-    keep = ~train_labels["synthetic"].astype(bool).to_numpy() if "synthetic" in train_labels.columns else np.ones(len(train_labels), bool)
+    keep = real_window_mask(train_labels)
     calibration = fit_force_calibration(
         mean_total_force(np.asarray(train_windows)[keep], idx),
         train_labels["weight"].to_numpy(np.float64)[keep],

@@ -45,6 +45,13 @@ class ForceCalibration:
         return self.intercept + self.slope * np.asarray(force, dtype=np.float64)
 
 
+def real_window_mask(labels: pd.DataFrame) -> np.ndarray:
+    """Boolean ``(n,)``: True for windows cut from recordings, False for oversampled (``synthetic``) ones."""
+    if "synthetic" in labels.columns:
+        return ~labels["synthetic"].astype(bool).to_numpy()
+    return np.ones(len(labels), dtype=bool)
+
+
 def force_channel_indices(channels: Sequence[str], force_channels: Sequence[str]) -> list[int]:
     """Positions of ``force_channels`` on the window channel axis ``channels``.
 
@@ -138,9 +145,7 @@ def physical_weight_baseline(
         )
     idx = force_channel_indices(channels, force_channels)
     train_labels = train_labels.reset_index(drop=True)
-    keep = np.ones(len(train_labels), dtype=bool)
-    if "synthetic" in train_labels.columns:
-        keep = ~train_labels["synthetic"].astype(bool).to_numpy()
+    keep = real_window_mask(train_labels)
     train_force = mean_total_force(np.asarray(train_windows)[keep], idx)
     kept = train_labels.loc[keep]
     calibration = fit_force_calibration(train_force, kept["weight"].to_numpy(), kept["subject"].to_numpy())
