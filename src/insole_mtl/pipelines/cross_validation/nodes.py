@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from insole_mtl.evaluation.cross_validation import (
+    SCORE_KEYS,
     classification_level,
     majority_predictions,
     mean_predictions,
@@ -30,10 +31,6 @@ from insole_mtl.signals.split import cross_validation_split, file_level_split, s
 logger = logging.getLogger(__name__)
 
 SPLIT_KINDS: tuple[str, ...] = ("subject", "file_level")
-MODEL_KEYS = (
-    "classification_subject_accuracy", "classification_recording_accuracy", "classification_window_accuracy",
-    "classification_auc", "speed_mae_recording", "weight_mae_subject",
-)  # fmt: skip
 BASELINE_KEYS: dict[str, tuple[str, ...]] = {
     "majority": ("classification_subject_accuracy", "classification_recording_accuracy", "classification_window_accuracy"),
     "mean": ("speed_mae_recording", "weight_mae_subject"),
@@ -218,7 +215,7 @@ def report_cross_validation(
             "fold": k,
             "test_subjects": len(test_subjects[k]),
             "test_windows": int(len(predictions[k])),
-            "model": select(model_folds[k], MODEL_KEYS),
+            "model": select(model_folds[k], SCORE_KEYS),
             "baselines": {name: baseline_folds[name][k] for name in BASELINE_KEYS},
             "training": {key: summaries[k].get(key) for key in ("precision", "device", "best_epoch", "stopped_epoch", "train_seconds")},
         }
@@ -232,7 +229,7 @@ def report_cross_validation(
         "split": kind,
         "classification_level": classification_level(window_labels),
         "precision": sorted({str(s.get("precision")) for s in summaries}),
-        "model": select(model, MODEL_KEYS),
+        "model": select(model, SCORE_KEYS),
         "baselines": baselines,
         "per_fold": per_fold,
     }
