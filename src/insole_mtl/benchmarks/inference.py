@@ -40,6 +40,7 @@ import torch
 from insole_mtl.evaluation.efficiency import summarise_ms, time_calls
 from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS, MultitaskModel, TaskSpec, build_model
 from insole_mtl.models.complexity import count_parameters
+from insole_mtl.training.data import default_input_transform, pick_input_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +156,6 @@ def evenly_spaced(n: int, k: int | None) -> np.ndarray:
 Example = Union[torch.Tensor, Sequence[torch.Tensor]]
 
 #: ndim of each known input's stored and model-ready arrays, without the batch axis
-_INPUT_NDIM = {RECURRENCE_PLOTS: 3, WINDOWS: 2}
-
-
 def as_example(example: Example) -> tuple[torch.Tensor, ...]:
     """A tensor -> a 1-tuple; a tuple/list of tensors -> a tuple."""
     if isinstance(example, torch.Tensor):
@@ -176,35 +174,10 @@ def input_names_of(model: torch.nn.Module) -> tuple[str, ...]:
 
 
 def model_arrays(model: torch.nn.Module | Sequence[str], arrays: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """The stored split arrays ``model`` reads, in ``input_names`` order (the others are never touched).
-
-    Args:
-        model: a :class:`MultitaskModel` (or its ``input_names``).
-        arrays: input name (``"recurrence_plots"``, ``"windows"``) -> stored split array: bit-packed
-            plots ``(n, C, L, ceil(L/8))`` uint8, recurrence counts ``(n, C, R, R)`` uint8 or already
-            unpacked ``(n, C, H, W)`` float plots; raw windows ``(n, C, L)``. May be memory maps;
-            arrays of inputs the model does not read may be anything (e.g. empty).
-
-    Raises:
-        ValueError: an input the model reads is missing, has the wrong number of dimensions, or the
-            arrays it reads hold different numbers of windows.
-    """
+    """The stored split arrays ``model`` (a :class:`MultitaskModel` or its ``input_names``) reads, in
+    ``input_names`` order: :func:`insole_mtl.training.data.pick_input_arrays`."""
     names = tuple(model) if isinstance(model, (tuple, list)) else input_names_of(model)  # type: ignore[arg-type]
-    missing = [name for name in names if name not in arrays or arrays[name] is None]
-    if missing:
-        raise ValueError(f"the model reads inputs {list(names)}; no array for {missing} (given: {sorted(arrays)})")
-    picked = []
-    for name in names:
-        array = arrays[name]
-        ndim = _INPUT_NDIM.get(name)
-        if ndim is not None and array.ndim != ndim + 1:
-            form = "(n, C, L, P) packed plots or (n, C, R, R) counts" if name == RECURRENCE_PLOTS else "(n, C, L) raw windows"
-            raise ValueError(f"input {name!r} must be {form}, got shape {tuple(array.shape)}")
-        picked.append(array)
-    lengths = [int(array.shape[0]) for array in picked]
-    if len(set(lengths)) > 1:
-        raise ValueError(f"inputs {list(names)} hold different numbers of windows: {lengths}")
-    return tuple(picked)
+    return pick_input_arrays(names, arrays)
 
 
 def n_windows(model: torch.nn.Module | Sequence[str], arrays: Mapping[str, np.ndarray]) -> int:
@@ -220,8 +193,6 @@ def model_ready(array: np.ndarray, indices: np.ndarray | Sequence[int] | None = 
     ``(n, C, R, R)`` (the model scales them itself), float plots and raw windows ``(n, C, L)`` are
     cast to float32 — the rule of :func:`insole_mtl.training.data.default_input_transform`.
     """
-    from insole_mtl.training.data import default_input_transform
-
     array = np.asarray(array) if not isinstance(array, np.ndarray) else array
     if array.ndim not in (3, 4):
         raise ValueError(f"inputs must be (n, C, L, P) packed / (n, C, R, R) plots or (n, C, L) raw windows, got shape {array.shape}")

@@ -378,22 +378,58 @@ def group_balanced_weights(groups: np.ndarray, synthetic: np.ndarray | None = No
     return weights
 
 
+#: dimensions of ONE window of each named model input (packed plots / counts ``(C, H, W)``, raw ``(C, L)``)
+INPUT_NDIM: dict[str, int] = {"recurrence_plots": 3, "windows": 2}
+
+
+def pick_input_arrays(input_names: Sequence[str], arrays: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The stored split arrays a model reads, in its ``input_names`` order (the others are never touched).
+
+    Args:
+        input_names: the model's ``input_names``.
+        arrays: input name (``"recurrence_plots"``, ``"windows"``) -> stored split array: bit-packed plots
+            ``(n, C, L, ceil(L/8))`` uint8, recurrence counts ``(n, C, R, R)`` uint8 or unpacked float plots;
+            raw windows ``(n, C, L)``. May be memory maps; arrays of inputs the model does not read may be
+            anything (e.g. empty).
+
+    Raises:
+        ValueError: an input the model reads is missing, has the wrong number of dimensions, or the arrays
+            it reads hold different numbers of windows.
+    """
+    names = tuple(input_names)
+    missing = [name for name in names if name not in arrays or arrays[name] is None]
+    if missing:
+        raise ValueError(f"the model reads inputs {list(names)}; no array for {missing} (given: {sorted(arrays)})")
+    picked = []
+    for name in names:
+        array = arrays[name]
+        ndim = INPUT_NDIM.get(name)
+        if ndim is not None and array.ndim != ndim + 1:
+            form = "(n, C, L, P) packed plots or (n, C, R, R) counts" if name == "recurrence_plots" else "(n, C, L) raw windows"
+            raise ValueError(f"input {name!r} must be {form}, got shape {tuple(array.shape)}")
+        picked.append(array)
+    lengths = [int(array.shape[0]) for array in picked]
+    if len(set(lengths)) > 1:
+        raise ValueError(f"inputs {list(names)} hold different numbers of windows: {lengths}")
+    return tuple(picked)
+
+
 def select_inputs(
     input_names: Sequence[str], plots: np.ndarray, windows: np.ndarray, split: str
 ) -> np.ndarray | tuple[np.ndarray, ...]:
-    """The arrays a model reads, in its ``input_names`` order (one array, or a tuple of several).
+    """A split's recurrence plots and/or raw windows as the model reads them (:func:`pick_input_arrays`):
+    one array, or a tuple of several in ``input_names`` order.
 
     Raises:
         ValueError: the model reads recurrence plots but the split has none (or a different number of
-            windows than the raw windows).
+            windows than the raw windows), or as :func:`pick_input_arrays`.
     """
-    arrays = {"recurrence_plots": plots, "windows": windows}
     if "recurrence_plots" in input_names and len(plots) != len(windows):
         raise ValueError(
             f"{split}: {len(plots)} recurrence plots for {len(windows)} windows; the encoding stage encodes "
             "plots only for models that read them (model.name)"
         )
-    chosen = tuple(arrays[name] for name in input_names)
+    chosen = pick_input_arrays(input_names, {"recurrence_plots": plots, "windows": windows})
     return chosen[0] if len(chosen) == 1 else chosen
 
 
