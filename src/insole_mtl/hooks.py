@@ -72,6 +72,54 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
+def _active_run() -> tuple[str, str] | None:
+    """``(run_id, experiment_id)`` of kedro-mlflow's run, or None when tracking is off."""
+    import mlflow
+
+    active = mlflow.active_run()
+    return None if active is None else (active.info.run_id, active.info.experiment_id)
+
+
+def _create_nested_run(
+    parent: tuple[str, str], name: str, tags: Mapping[str, Any], env: str | None, start_s: float | None = None
+) -> str:
+    """A run named ``name`` nested under ``parent`` (tag ``mlflow.parentRunId``), with ``tags`` and ``kedro.env``."""
+    from mlflow import MlflowClient
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+    all_tags = {
+        MLFLOW_PARENT_RUN_ID: parent[0],
+        MLFLOW_RUN_NAME: name,
+        **({"kedro.env": env} if env else {}),
+        **{str(k): str(v) for k, v in tags.items()},
+    }
+    start = None if start_s is None else int(1000 * start_s)
+    return MlflowClient().create_run(parent[1], start_time=start, tags=all_tags, run_name=name).info.run_id
+
+
+def _section_metrics(sections: Mapping[str, Mapping[str, Any] | None], history: Any, now: int) -> list[Any]:
+    """``<prefix>.<key>`` metrics (step 0) of each finite value of each section, and ``epoch.<key>`` curves
+    (step = epoch) of the per-epoch ``history`` rows."""
+    from mlflow.entities import Metric
+
+    metrics = [
+        Metric(f"{prefix}.{k}", float(v), now, 0) for prefix, section in sections.items() for k, v in (section or {}).items() if _finite(v)
+    ]
+    for row in history or []:
+        step = int(row.get("epoch", 0))
+        metrics += [Metric(f"epoch.{k}", float(v), now, step) for k, v in row.items() if k != "epoch" and _finite(v)]
+    return metrics
+
+
+def _log_metrics(run_id: str, metrics: list[Any]) -> None:
+    """Log metrics in batches of 1000 (MLflow's per-request limit)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(run_id, metrics=metrics[start : start + 1000])
+
+
 class ProtocolMlflowHook:
     """One MLflow child run per protocol run, reports mirrored to the parent run (see the module docstring)."""
 
@@ -86,14 +134,9 @@ class ProtocolMlflowHook:
 
     # -- helpers ------------------------------------------------------------------------------------
     def _parent_run(self) -> tuple[str, str] | None:
-        """``(run_id, experiment_id)`` of kedro-mlflow's run, or None when tracking is off."""
+        """``(run_id, experiment_id)`` of kedro-mlflow's run (kept for the pipeline), or None when tracking is off."""
         if self._parent is None:
-            import mlflow
-
-            active = mlflow.active_run()
-            if active is None:
-                return None
-            self._parent = (active.info.run_id, active.info.experiment_id)
+            self._parent = _active_run()
         return self._parent
 
     @staticmethod
@@ -106,46 +149,27 @@ class ProtocolMlflowHook:
         parent = self._parent_run()
         if parent is None:
             return None
-        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
-
         variant, fold_key, seed_key = key
-        all_tags = {
-            MLFLOW_PARENT_RUN_ID: parent[0],
-            MLFLOW_RUN_NAME: f"{variant}/{fold_key}/{seed_key}",
-            "protocol.run": run,
-            "protocol.variant": variant,
-            "protocol.fold": fold_key,
-            "protocol.seed": seed_key,
-            **({"kedro.env": self._env} if self._env else {}),
-            **{str(k): str(v) for k, v in tags.items()},
-        }
-        start = int(1000 * self._started.get(run, time.time()))
-        created = self._client().create_run(parent[1], start_time=start, tags=all_tags, run_name=all_tags[MLFLOW_RUN_NAME])
-        self.child_runs[run] = created.info.run_id
-        return created.info.run_id
+        identity = {"protocol.run": run, "protocol.variant": variant, "protocol.fold": fold_key, "protocol.seed": seed_key}
+        run_id = _create_nested_run(
+            parent, f"{variant}/{fold_key}/{seed_key}", {**identity, **tags}, self._env, self._started.get(run, time.time())
+        )
+        self.child_runs[run] = run_id
+        return run_id
 
     def _log_result(self, run_id: str, result: Mapping[str, Any]) -> None:
-        from mlflow.entities import Metric, Param
+        from mlflow.entities import Param
 
         from insole_mtl.protocol.design import flatten
 
         now = int(time.time() * 1000)
         params = {"fold": result.get("fold"), "seed": result.get("seed"), **flatten(result.get("config") or {})}
         param_list = [Param(k, str(v)[:_MAX_PARAM_LENGTH]) for k, v in params.items()]
-        metrics = [
-            Metric(f"{prefix}.{k}", float(v), now, 0)
-            for prefix, section in (("test", "metrics"), ("efficiency", "efficiency"), ("training", "training"))
-            for k, v in (result.get(section) or {}).items()
-            if _finite(v)
-        ]
-        for row in result.get("history") or []:
-            step = int(row.get("epoch", 0))
-            metrics += [Metric(f"epoch.{k}", float(v), now, step) for k, v in row.items() if k != "epoch" and _finite(v)]
+        sections = {"test": result.get("metrics"), "efficiency": result.get("efficiency"), "training": result.get("training")}
         client = self._client()
         for start in range(0, len(param_list), 100):
             client.log_batch(run_id, params=param_list[start : start + 100])
-        for start in range(0, len(metrics), 1000):
-            client.log_batch(run_id, metrics=metrics[start : start + 1000])
+        _log_metrics(run_id, _section_metrics(sections, result.get("history"), now))
         client.log_dict(run_id, dict(result), "run_result.json")
 
     # -- hooks --------------------------------------------------------------------------------------
@@ -258,27 +282,13 @@ class CrossValidationMlflowHook:
         self._env = env
         self._started = time.time()
 
-    @staticmethod
-    def _parent() -> tuple[str, str] | None:
-        import mlflow
-
-        active = mlflow.active_run()
-        return None if active is None else (active.info.run_id, active.info.experiment_id)
-
     def _child(self, fold: str, tags: Mapping[str, str]) -> str | None:
-        parent = self._parent()
+        parent = _active_run()
         if parent is None:
             return None
-        from mlflow import MlflowClient
-        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
-
-        all_tags = {MLFLOW_PARENT_RUN_ID: parent[0], MLFLOW_RUN_NAME: f"cv/{fold}", "cv.fold": fold}
-        if self._env:
-            all_tags["kedro.env"] = self._env
-        all_tags.update({str(k): str(v) for k, v in tags.items()})
-        run = MlflowClient().create_run(parent[1], tags=all_tags, run_name=all_tags[MLFLOW_RUN_NAME])
-        self.child_runs[fold] = run.info.run_id
-        return run.info.run_id
+        run_id = _create_nested_run(parent, f"cv/{fold}", {"cv.fold": fold, **tags}, self._env)
+        self.child_runs[fold] = run_id
+        return run_id
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
@@ -317,7 +327,7 @@ class CrossValidationMlflowHook:
             logger.warning("cross-validation %s: MLflow logging failed: %s", fold, error)
 
     def _tag_parent(self, summary: Mapping[str, Any]) -> None:
-        parent = self._parent()
+        parent = _active_run()
         if parent is None:
             return
         from mlflow import MlflowClient
@@ -332,20 +342,12 @@ class CrossValidationMlflowHook:
     @staticmethod
     def _log_fold(run_id: str, seen: Mapping[str, Any]) -> None:
         from mlflow import MlflowClient
-        from mlflow.entities import Metric
 
-        now = int(time.time() * 1000)
-        metrics = [Metric(f"test.{k}", float(v), now, 0) for k, v in (seen.get("metrics") or {}).items() if _finite(v)]
         summary = seen.get("training_summary") or {}
-        metrics += [Metric(f"training.{k}", float(v), now, 0) for k, v in summary.items() if _finite(v)]
         history = seen.get("training_history")
-        if history is not None:
-            for row in history.to_dict("records"):
-                step = int(row.get("epoch", 0))
-                metrics += [Metric(f"epoch.{k}", float(v), now, step) for k, v in row.items() if k != "epoch" and _finite(v)]
+        rows = history.to_dict("records") if history is not None else None
+        _log_metrics(run_id, _section_metrics({"test": seen.get("metrics"), "training": summary}, rows, int(time.time() * 1000)))
         client = MlflowClient()
-        for start in range(0, len(metrics), 1000):
-            client.log_batch(run_id, metrics=metrics[start : start + 1000])
         if seen.get("metrics") is not None:
             client.log_dict(run_id, dict(seen["metrics"]), "metrics.json")
         if summary:
