@@ -1,5 +1,5 @@
-"""Project hooks: the protocol's environment-dependent design, one MLflow child run per protocol run and
-per cross-validation fold, and the run's resolved precision as MLflow tags.
+"""Project hooks: one MLflow child run per protocol run and per cross-validation fold, and the run's
+resolved precision as MLflow tags.
 
 kedro-mlflow opens ONE MLflow run per ``kedro run`` (the parent). The paper protocol makes many runs
 (variant x fold x seed), each a Kedro namespace ``protocol.<variant>.<fold>.<seed>``; the paper's tables
@@ -34,25 +34,6 @@ logger = logging.getLogger(__name__)
 # are imported inside the hooks, i.e. only in a session.
 
 _MAX_PARAM_LENGTH = 6000
-
-
-class ProtocolDesignHook:
-    """Hands the session's parameters to the protocol pipeline's design before the pipelines are built."""
-
-    @hook_impl(tryfirst=True)
-    def after_context_created(self, context: Any) -> None:
-        from insole_mtl.pipelines.protocol.design_source import SOURCE
-
-        try:
-            parameters = context.config_loader["parameters"]
-        except Exception as error:  # noqa: BLE001 - a broken configuration is reported where it is used
-            logger.debug("protocol design: parameters not readable (%s)", error)
-            return
-        if SOURCE.activate(parameters, context.env):
-            from kedro.framework.project import PACKAGE_NAME, pipelines
-
-            logger.info("protocol design changed (env %s): pipelines rebuilt", context.env)
-            pipelines.configure(f"{PACKAGE_NAME}.pipeline_registry")
 
 
 #: Prefix of the protocol's report datasets (see conf/base/catalog_protocol.yml).

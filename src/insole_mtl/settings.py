@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from insole_mtl.hooks import CrossValidationMlflowHook, ProtocolDesignHook, ProtocolMlflowHook
+from insole_mtl.hooks import CrossValidationMlflowHook, ProtocolMlflowHook
 
-HOOKS = (ProtocolDesignHook(), ProtocolMlflowHook(), CrossValidationMlflowHook())
+HOOKS = (ProtocolMlflowHook(), CrossValidationMlflowHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,4 +1,5 @@
-"""Protocol nodes: run configuration, the raw-window model adapter, run summaries and their collection."""
+"""Protocol nodes: configuration checked against the design, a raw-window model scored by the template's
+evaluation node, run summaries and their collection."""
 
 import re
 
@@ -13,11 +14,12 @@ from insole_mtl.pipelines.protocol.nodes import (
     collect_runs,
     configure_protocol,
     configure_run,
-    predict_windows,
+    fold_split,
     render_tables,
     summarise_run,
 )
-from insole_mtl.protocol.design import RunKey
+from insole_mtl.pipelines.evaluation.nodes import predict_test_windows
+from insole_mtl.protocol.design import ProtocolDesign, RunKey
 from insole_mtl.models import channel_statistics
 from insole_mtl.training.data import TaskArrays
 from insole_mtl.training.engine import TrainConfig, train_model
@@ -27,20 +29,33 @@ TASKS_PARAMS = {"activity": {"kind": "classification", "classes": ["a", "b"]}, "
 SPECS = [TaskSpec("activity", "classification", 2), TaskSpec("speed", "regression", 1)]
 
 
+DESIGN = ProtocolDesign(variants=("st",), folds=("fold_0", "fold_2"), seeds=("seed_0",))
+PROTOCOL = {
+    "folds": {"fold_0": 0, "fold_2": 2},
+    "seeds": {"seed_0": 7},
+    "overrides": {"training": {"max_epochs": 1}, "evaluation": {"device": "cpu"}, "recurrence": {"resolution": None}, "windowing": {"length": 32}},
+}
+VARIANTS = {"st": {"label": "ST", "model": {"name": "gru", "tasks": ["speed"]}, "training": {"optimizer": "adam"}}}
+STAGES = dict(
+    split={"n_folds": 5, "seed": 42},
+    windowing={"length": 160, "stride": 80},
+    oversampling={"method": "borderline_smote"},
+    recurrence={"percentage": 10, "resolution": 40},
+    model={"name": "mobilenetv2", "options": {"bottlenecks": 4}, "tasks": None},
+    loss_weighting={"method": "uncertainty"},
+    training={"optimizer": "adamw", "max_epochs": 300, "seed": 42},
+    evaluation={"batch_size": 256},
+    tasks=TASKS_PARAMS,
+)
+
+
 def test_configure_protocol_then_run_resolve_stage_override_and_variant():
-    defaults, evaluation, tasks, channels = configure_protocol(
-        {"name": "mobilenetv2", "options": {"bottlenecks": 4}, "tasks": None},
-        {"method": "uncertainty"},
-        {"optimizer": "adamw", "max_epochs": 300, "seed": 42},
-        {"batch_size": 256},
-        TASKS_PARAMS,
-        ["a", "b"],
-        {"training": {"max_epochs": 1}, "evaluation": {"device": "cpu"}},
-    )
-    assert evaluation == {"batch_size": 256, "device": "cpu"} and tasks == TASKS_PARAMS and channels == ["a", "b"]
-    model, weighting, training, run_evaluation, info = configure_run(
-        {"label": "ST", "model": {"name": "gru", "tasks": ["speed"]}, "training": {"optimizer": "adam"}}, 2, 7, defaults
-    )
+    defaults, windowing, oversampling, recurrence, encoding_model, evaluation = configure_protocol(DESIGN, PROTOCOL, VARIANTS, **STAGES)
+    assert windowing == {"length": 32, "stride": 80} and recurrence == {"percentage": 10, "resolution": None}
+    assert oversampling == {"method": "borderline_smote"} and encoding_model == {}
+    assert evaluation == {"batch_size": 256, "device": "cpu"}
+    assert fold_split(STAGES["split"], defaults, 2) == {"n_folds": 5, "seed": 42, "val_fold": 2, "test_seed": 42}
+    model, weighting, training, run_evaluation, info = configure_run(VARIANTS["st"], 2, 7, defaults)
     assert model == {"name": "gru", "options": {}, "tasks": ["speed"]}
     assert weighting == {"method": "uncertainty", "options": {}}
     assert training == {"optimizer": "adam", "max_epochs": 1, "seed": 7}
@@ -49,6 +64,13 @@ def test_configure_protocol_then_run_resolve_stage_override_and_variant():
     all_tasks = configure_run({"model": {"name": "lstm"}}, 0, 0, defaults)[0]
     assert all_tasks == {"name": "lstm", "options": {}, "tasks": ["activity", "speed"]}
     assert defaults["training"]["seed"] == 42  # the run's seed never leaks into the defaults
+
+
+def test_configure_protocol_refuses_parameters_the_design_cannot_run():
+    with pytest.raises(ValueError, match=re.escape("protocol.folds lacks ['fold_2']: the pipeline's design runs ['fold_0', 'fold_2']")):
+        configure_protocol(DESIGN, {**PROTOCOL, "folds": {"fold_0": 0}}, VARIANTS, **STAGES)
+    with pytest.raises(ValueError, match=re.escape("protocol.folds ['fold_2=2'] outside the split's 2 folds")):
+        configure_protocol(DESIGN, {**PROTOCOL, "overrides": {"split": {"n_folds": 2}}}, VARIANTS, **STAGES)
 
 
 def test_raw_window_model_predicts_with_its_training_standardisation():
@@ -66,9 +88,10 @@ def test_raw_window_model_predicts_with_its_training_standardisation():
     assert torch.allclose(result.best_state["input_scale"], torch.as_tensor(std, dtype=torch.float32))
     expected = model.eval().predict(torch.from_numpy(windows))["speed"].detach().numpy()
     no_plots = np.zeros((0, 3, 12, 2), np.uint8)  # the raw model never reads plots
-    predictions = predict_windows(model, no_plots, windows, pd.DataFrame({"speed": targets["speed"]}), {"device": "cpu", "batch_size": 16})
+    labels = pd.DataFrame({"speed": targets["speed"]})
+    predictions = predict_test_windows(model, no_plots, windows, labels, {"device": "cpu", "batch_size": 16})
     np.testing.assert_allclose(predictions["pred_speed"].to_numpy(), expected, rtol=1e-5, atol=1e-5)
-    assert set(predictions.columns) == {"speed", "pred_activity", "pred_speed"}
+    assert {"speed", "pred_activity", "pred_speed", "proba_activity"} <= set(predictions.columns)
 
 
 def _summary(acc):
@@ -90,7 +113,7 @@ def test_summarise_run_is_json_ready():
 
 
 def test_collect_runs_and_tables_render():
-    keys = [RunKey("m", "fold_0", 0, "seed_0", 1), RunKey("m", "fold_1", 1, "seed_0", 1)]
+    keys = [RunKey("m", "fold_0", "seed_0"), RunKey("m", "fold_1", "seed_0")]
     runs = collect_runs(keys, _summary(0.5), _summary(1.0))
     assert list(runs["run"]) == ["m.fold_0.seed_0", "m.fold_1.seed_0"]
     tables = build_tables(runs, {"IV": {"rows": {"uncertainty": {"label": "uncertainty", "variants": ["m"]}}}})

@@ -10,26 +10,34 @@ import pytest
 
 from ._project import copy_project, kedro_environ
 
-from insole_mtl.pipelines.evaluation.nodes import compute_test_metrics
-from insole_mtl.pipelines.protocol.pipeline import (
-    build_protocol_pipeline,
-    fold_template,
-    parse_run_namespace,
-    run_template,
-)
-from insole_mtl.pipelines.split.nodes import split_cohort_subjects
+from insole_mtl.pipelines.encoding.nodes import encode_windows
+from insole_mtl.pipelines.evaluation.nodes import compute_test_metrics, predict_test_windows
+from insole_mtl.pipelines.oversampling.nodes import oversample_training_windows
+from insole_mtl.pipelines.protocol.pipeline import build_protocol_pipeline, parse_run_namespace
+from insole_mtl.pipelines.template import run_template
 from insole_mtl.pipelines.training.nodes import train_multitask_model
-from insole_mtl.protocol.design import ProtocolDesign
+from insole_mtl.pipelines.windowing.nodes import partition_by_split
+from insole_mtl.protocol.design import DESIGNS, ProtocolDesign
 
 ROOT = Path(__file__).resolve().parents[2]
 
-DESIGN = ProtocolDesign(
-    folds=(("fold_0", 0), ("fold_3", 3)),
-    seeds=(("seed_0", 0), ("seed_1", 11)),
-    variants=("mtl", "lstm"),
-    reference_variant="mtl",
-    input_kinds=(("mtl", "recurrence_plot"), ("lstm", "raw")),
-)
+DESIGN = ProtocolDesign(variants=("mtl", "lstm"), folds=("fold_0", "fold_3"), seeds=("seed_0", "seed_1"), reference_variant="mtl")
+
+#: what one fold and one run contain (node names inside their namespace), written out: a change to the
+#: run template shows up here
+FOLD_NODES = [
+    "configure_split", "encode_train_recurrence_plots", "encode_val_recurrence_plots", "oversample_training_windows",
+    "partition_by_split", "split_subjects",
+]  # fmt: skip
+RUN_NODES = [
+    "compute_test_metrics", "configure_run", "measure_efficiency", "predict_test_windows", "summarise_run",
+    "train_multitask_model",
+]  # fmt: skip
+SHARED_NODES = [
+    "build_tables", "collect_runs", "configure_protocol", "embed_test_windows", "encode_test_recurrence_plots",
+    "fsr3_by_weight", "log_summary_metrics", "plot_embedding_tsne", "render_tables", "weight_random_forests",
+    "window_recordings",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -37,64 +45,96 @@ def pipeline():
     return build_protocol_pipeline(DESIGN)
 
 
-def _namespace_nodes(pipeline, namespace):
-    return [n for n in pipeline.nodes if n.namespace == namespace]
+def _names_in(pipeline, namespace):
+    return sorted(n.name.rsplit(".", 1)[1] for n in pipeline.nodes if n.namespace == namespace)
+
+
+def _node(pipeline, name):
+    return next(n for n in pipeline.nodes if n.name == name)
 
 
 def test_one_namespace_per_fold_and_per_run(pipeline):
     namespaces = {n.namespace for n in pipeline.nodes}
     runs = sorted(ns for ns in namespaces if parse_run_namespace(ns))
     assert runs == sorted(f"protocol.{v}.{f}.{s}" for v in ("mtl", "lstm") for f in ("fold_0", "fold_3") for s in ("seed_0", "seed_1"))
-    assert {"protocol", "protocol.fold_0", "protocol.fold_3", "protocol.test"} <= namespaces
-    assert len(pipeline.nodes) == 4 + 2 * len(fold_template().nodes) + 1 + 8 * len(run_template().nodes) + 8
+    assert namespaces == {"protocol", "protocol.fold_0", "protocol.fold_3", *runs}
+    assert _names_in(pipeline, "protocol") == SHARED_NODES
+    for fold in ("protocol.fold_0", "protocol.fold_3"):
+        assert _names_in(pipeline, fold) == FOLD_NODES
+    for run in runs:
+        assert _names_in(pipeline, run) == RUN_NODES
+    assert len(pipeline.nodes) == 11 + 2 * 6 + 8 * 6
 
 
-def test_every_run_reuses_the_template_and_the_stage_node_functions(pipeline):
-    template = [n.func for n in run_template().nodes]
-    for ns in {n.namespace for n in pipeline.nodes if parse_run_namespace(n.namespace)}:
-        nodes = _namespace_nodes(pipeline, ns)
-        assert sorted(n.name.rsplit(".", 1)[1] for n in nodes) == sorted(n.name for n in run_template().nodes)
-        assert {n.func for n in nodes} == set(template)
-    assert train_multitask_model in template and compute_test_metrics in template
-    assert split_cohort_subjects in [n.func for n in fold_template().nodes]
+def test_folds_and_runs_run_the_single_runs_stage_nodes(pipeline):
+    single = {n.name: n.func for n in run_template().nodes}
+    expected = {
+        "partition_by_split": partition_by_split, "oversample_training_windows": oversample_training_windows,
+        "encode_train_recurrence_plots": encode_windows, "train_multitask_model": train_multitask_model,
+        "predict_test_windows": predict_test_windows, "compute_test_metrics": compute_test_metrics,
+    }  # fmt: skip
+    for name, func in expected.items():
+        assert single[name] is func
+        assert all(n.func is func for n in pipeline.nodes if n.name.endswith("." + name))
 
 
 def test_run_identity_enters_through_the_parameter_mapping(pipeline):
-    configure = next(n for n in pipeline.nodes if n.name == "protocol.lstm.fold_3.seed_1.configure_run")
+    configure = _node(pipeline, "protocol.lstm.fold_3.seed_1.configure_run")
     assert configure.inputs == [
         "params:protocol_variants.lstm", "params:protocol.folds.fold_3", "params:protocol.seeds.seed_1", "protocol.run_defaults",
     ]  # fmt: skip
     # the stage parameters are read once for the whole protocol, not once per run
-    readers = [n.name for n in pipeline.nodes if "params:training" in n.inputs or "params:tasks" in n.inputs]
+    readers = sorted(n.name for n in pipeline.nodes if "params:training" in n.inputs or "params:model" in n.inputs)
     assert readers == ["protocol.configure_protocol"]
-    split = next(n for n in pipeline.nodes if n.name == "protocol.fold_3.configure_split")
-    assert split.inputs == ["params:split", "params:protocol.overrides", "params:protocol.folds.fold_3"]
+    assert _node(pipeline, "protocol.fold_3.configure_split").inputs == [
+        "params:split", "protocol.run_defaults", "params:protocol.folds.fold_3",
+    ]  # fmt: skip
+    assert _node(pipeline, "protocol.fold_3.oversample_training_windows").inputs[2] == "protocol.oversampling_config"
+    assert _node(pipeline, "protocol.fold_3.encode_train_recurrence_plots").inputs == [
+        "protocol.fold_3.train_oversampled.windows", "protocol.recurrence_config", "protocol.encoding_model",
+    ]  # fmt: skip
 
 
 def test_models_read_their_input_kind_and_the_shared_test_set(pipeline):
     # every run gets the fold's plots AND raw windows; the model picks what it reads (model.input_names)
     for variant in ("mtl", "lstm"):
-        train = next(n for n in pipeline.nodes if n.name == f"protocol.{variant}.fold_3.seed_0.train_model")
-        assert train.inputs[:6] == [
+        train = _node(pipeline, f"protocol.{variant}.fold_3.seed_0.train_multitask_model")
+        assert train.inputs == [
             "protocol.fold_3.train.recurrence_plots", "protocol.fold_3.train_oversampled.windows",
             "protocol.fold_3.train_oversampled.window_labels",
             "protocol.fold_3.val.recurrence_plots", "protocol.fold_3.val.windows", "protocol.fold_3.val.window_labels",
+            "params:channels", "params:tasks", f"protocol.{variant}.fold_3.seed_0.model_config",
+            f"protocol.{variant}.fold_3.seed_0.loss_weighting_config", f"protocol.{variant}.fold_3.seed_0.training_config",
+            "protocol.recurrence_config",
         ]  # fmt: skip
-    predict = next(n for n in pipeline.nodes if n.name == "protocol.lstm.fold_0.seed_1.predict_test_windows")
+    predict = _node(pipeline, "protocol.lstm.fold_0.seed_1.predict_test_windows")
     assert predict.inputs[1:4] == ["protocol.test.recurrence_plots", "protocol.test.windows", "protocol.test.window_labels"]
+    metrics = _node(pipeline, "protocol.lstm.fold_0.seed_1.compute_test_metrics")
+    assert metrics.inputs[1] == "protocol.fold_0.train.window_labels"  # the mean predictor of the run's own fold
     # only the first fold provides the shared test split; the others' copies stay in their namespace
     producers = {out: n.name for n in pipeline.nodes for out in n.outputs}
     assert producers["protocol.test.windows"] == "protocol.fold_0.partition_by_split"
+    assert producers["protocol.test.recurrence_plots"] == "protocol.encode_test_recurrence_plots"
     assert "protocol.fold_3.test.windows" in producers
 
 
 def test_reports_collect_every_run_and_embed_the_reference_run(pipeline):
-    collect = next(n for n in pipeline.nodes if n.name == "protocol.collect_runs")
+    collect = _node(pipeline, "protocol.collect_runs")
     assert len(collect.inputs) == 8 and collect.inputs[0] == "protocol.mtl.fold_0.seed_0.run_result"
-    embed = next(n for n in pipeline.nodes if n.name == "protocol.embed_test_windows")
-    assert embed.inputs[:2] == ["protocol.mtl.fold_0.seed_0.trained_model", "protocol.test.recurrence_plots"]
-    assert pipeline.inputs() >= {"recordings", "subjects"}
-    assert not any(ds.startswith("protocol.") for ds in pipeline.inputs())
+    embed = _node(pipeline, "protocol.embed_test_windows")
+    assert embed.inputs == [
+        "protocol.mtl.fold_0.seed_0.trained_model", "protocol.test.recurrence_plots", "protocol.test.windows", "protocol.evaluation",
+    ]  # fmt: skip
+    assert {ds for ds in pipeline.inputs() if not ds.startswith("params:")} == {
+        "recordings", "recording_labels", "ingest_drop_report", "subjects",
+    }  # fmt: skip
+
+
+def test_registered_designs():
+    small, paper, extras = (DESIGNS[name] for name in ("insole_mtl_protocol", "insole_mtl_protocol_paper", "insole_mtl_protocol_extras"))
+    assert (len(small.variants), small.folds, small.seeds) == (9, ("fold_0", "fold_1"), ("seed_0",))
+    assert (len(paper.runs), len(extras.runs)) == (19 * 25, 3 * 25)
+    assert small.reference_run.name == "mtl_mobilenetv2.fold_0.seed_0" and extras.reference_run is None
 
 
 def test_parse_run_namespace():
@@ -114,10 +154,10 @@ DRY_RUN = textwrap.dedent(
     root = Path.cwd()
     bootstrap_project(root)
     out = {}
-    for env in ("test", "paper"):
+    for env, name in (("test", "insole_mtl_protocol"), ("paper", "insole_mtl_protocol_paper")):
         with KedroSession.create(project_path=root, env=env) as session:
             context = session.load_context()
-            pipeline = pipelines["insole_mtl_protocol"]
+            pipeline = pipelines[name]
             catalog = context.catalog
             kinds, unresolved = {}, []
             for name in sorted(pipeline.datasets()):
@@ -145,8 +185,8 @@ def dry_run(tmp_path_factory):
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(("env", "runs"), [("test", 18), ("paper", 19 * 25)])
-def test_environments_build_their_own_protocol_and_every_dataset_resolves(dry_run, env, runs):
-    """`kedro run --pipeline=insole_mtl_protocol --env=paper` is valid configuration (checked without running)."""
+def test_protocol_pipelines_resolve_every_dataset(dry_run, env, runs):
+    """`kedro run --pipeline=insole_mtl_protocol_paper --env=paper` is valid configuration (checked without running)."""
     result = dry_run[env]
     assert result["runs"] == runs
     assert result["unresolved"] == []
@@ -160,16 +200,3 @@ def test_environments_build_their_own_protocol_and_every_dataset_resolves(dry_ru
     assert kinds["protocol.mtl_mobilenetv2.fold_1.seed_0.mlflow_model"] == "DiscardDataset"
     assert kinds["protocol.reports.table_iii"] == "CSVDataset" and kinds["protocol.reports.paper_tables"] == "TextDataset"
     assert kinds["protocol.summary_metrics"] == "MlflowMetricsHistoryDataset"
-
-
-def test_design_source_reads_the_environment_and_reports_a_changed_design():
-    from insole_mtl.pipelines.protocol.design_source import _DesignSource, load_parameters_from_disk
-
-    test_params = load_parameters_from_disk(ROOT, env="test")
-    paper_params = load_parameters_from_disk(ROOT, env="paper")
-    source = _DesignSource()
-    assert source.activate(test_params, "test") is False  # nothing built yet
-    assert len(source.design().runs) == 18
-    assert source.activate(test_params, "test") is False  # same design: keep the pipelines
-    assert source.activate(paper_params, "paper") is True  # the registry must rebuild
-    assert len(source.design().runs) == 475

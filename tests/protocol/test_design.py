@@ -7,11 +7,12 @@ import pytest
 import yaml
 
 from insole_mtl.protocol.design import (
+    DESIGNS,
+    ProtocolDesign,
     RunKey,
+    check_parameters,
     deep_merge,
-    design_from_parameters,
     fold_split_parameters,
-    parse_design,
     resolve_loss_weighting,
     resolve_model,
     resolve_training,
@@ -25,62 +26,65 @@ VARIANTS = {
     "lstm": {"model": {"name": "lstm", "tasks": ["activity"]}, "loss_weighting": {"method": "uniform"}},
     "adam": {"extra": "adam_vs_adamw", "training": {"optimizer": "adam"}},
 }
-PROTOCOL = {
-    "folds": {"fold_0": 0, "fold_1": 1},
-    "seeds": {"seed_0": 0, "seed_1": 7, "seed_2": 8},
-    "variants": None,
-    "extras": {"adam_vs_adamw": False},
-    "reference_variant": "mtl",
-}
+DESIGN = ProtocolDesign(variants=("mtl", "lstm"), folds=("fold_0", "fold_1"), seeds=("seed_0", "seed_1", "seed_2"), reference_variant="mtl")
+PROTOCOL = {"folds": {"fold_0": 0, "fold_1": 1, "fold_4": 4}, "seeds": {"seed_0": 0, "seed_1": 7, "seed_2": 8}}
 
 
 def test_runs_are_variants_times_folds_times_seeds():
-    design = parse_design(PROTOCOL, VARIANTS, n_folds=5, base_model={"name": "mobilenetv2"})
-    assert design.variants == ("mtl", "lstm")  # the extra is off
-    assert len(design.runs) == 2 * 2 * 3
-    assert design.runs[0] == RunKey("mtl", "fold_0", 0, "seed_0", 0)
-    assert design.runs[4].name == "mtl.fold_1.seed_1" and design.runs[4].seed == 7
-    assert design.reference_run == RunKey("mtl", "fold_0", 0, "seed_0", 0)
-    assert design.input_kind("mtl") == "recurrence_plot" and design.input_kind("lstm") == "raw"
+    assert len(DESIGN.runs) == 2 * 2 * 3
+    assert DESIGN.runs[0] == RunKey("mtl", "fold_0", "seed_0")
+    assert DESIGN.runs[4].name == "mtl.fold_1.seed_1"
+    assert DESIGN.reference_run == RunKey("mtl", "fold_0", "seed_0")
+    assert ProtocolDesign(("lstm",), ("fold_0",), ("seed_0",)).reference_run is None
 
 
-def test_extras_switch_and_explicit_variant_list():
-    base = {"name": "mobilenetv2"}
-    on = parse_design({**PROTOCOL, "extras": {"adam_vs_adamw": True}}, VARIANTS, base_model=base)
-    assert on.variants == ("mtl", "lstm", "adam")
-    listed = parse_design({**PROTOCOL, "variants": ["adam", "lstm"], "extras": {"adam_vs_adamw": True}}, VARIANTS, base_model=base)
-    assert listed.variants == ("lstm", "adam")  # catalogue order
-    no_reference = parse_design({**PROTOCOL, "variants": ["lstm"]}, VARIANTS)
-    assert no_reference.reference_run is None
-    with pytest.raises(ValueError, match=re.escape("protocol_variants.adam: no model.name")):
-        parse_design({**PROTOCOL, "extras": {"adam_vs_adamw": True}}, VARIANTS)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"folds": ("fold.0",)}, "fold name 'fold.0' must be an identifier"),
+        ({"folds": ("test",)}, "fold name 'test' is reserved"),
+        ({"folds": ("mtl",)}, "fold name(s) ['mtl'] also name a variant or a seed"),
+        ({"seeds": ()}, "protocol design: no seed"),
+        ({"seeds": ("s", "s")}, "protocol design: duplicate seed names ['s', 's']"),
+        ({"reference_variant": "nope"}, "protocol design: reference variant 'nope' is not one of ['mtl', 'lstm']"),
+    ],
+)
+def test_invalid_designs_raise(kwargs, message):
+    fields = {"variants": ("mtl", "lstm"), "folds": ("fold_0",), "seeds": ("seed_0",), **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ProtocolDesign(**fields)
+
+
+def test_parameters_give_every_run_its_values():
+    kinds = check_parameters(DESIGN, PROTOCOL, VARIANTS, n_folds=5, base_model={"name": "mobilenetv2"})
+    assert kinds == {"mtl": "recurrence_plot", "lstm": "raw"}  # the unused fold_4 and variant adam are fine
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"folds": {"fold_0": 0, "fold_9": 9}}, "protocol.folds ['fold_9=9'] outside the split's 5 folds"),
-        ({"folds": {"fold.0": 0}}, "fold name 'fold.0' must be an identifier"),
-        ({"seeds": {"seed_0": 1, "seed_1": 1}}, "protocol.seeds values must be distinct"),
-        ({"seeds": {"seed_0": 1.5}}, "protocol.seeds.seed_0 must be an int"),
-        ({"variants": ["nope"]}, "protocol.variants names unknown variant(s) ['nope']"),
-        ({"extras": {"turbo": True}}, "protocol.extras: unknown switch(es) ['turbo']"),
-        ({"reference_variant": "nope"}, "protocol.reference_variant 'nope' is not a variant"),
-        ({"folds": {"test": 0}}, "fold name 'test' is reserved"),
-        ({"folds": {"mtl": 0}}, "fold name(s) ['mtl'] also name a variant or a seed"),
-        ({"variants": ["adam"]}, "protocol: no variant selected"),
+        ({"folds": {"fold_0": 0}}, "protocol.folds lacks ['fold_1']: the pipeline's design runs ['fold_0', 'fold_1']"),
+        ({"folds": {"fold_0": 0, "fold_1": 9}}, "protocol.folds ['fold_1=9'] outside the split's 5 folds"),
+        ({"seeds": {"seed_0": 1, "seed_1": 1, "seed_2": 2}}, "protocol.seeds values must be distinct"),
+        ({"seeds": {"seed_0": 1.5, "seed_1": 1, "seed_2": 2}}, "protocol.seeds.seed_0 must be an int, got 1.5"),
+        ({"variants": ["mtl"]}, "protocol: unknown key(s) ['variants']; allowed: ['folds', 'seeds', 'overrides', 'efficiency']"),
+        ({"overrides": {"trainng": {}}}, "protocol.overrides: unknown group(s) ['trainng']"),
     ],
 )
-def test_invalid_designs_raise(change, message):
+def test_invalid_parameters_raise(change, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        parse_design({**PROTOCOL, **change}, VARIANTS, n_folds=5)
+        check_parameters(DESIGN, {**PROTOCOL, **change}, VARIANTS, n_folds=5)
 
 
-def test_invalid_variant_raises():
-    with pytest.raises(ValueError, match=re.escape("protocol_variants.bad: unknown key(s) ['optimiser']")):
-        parse_design(PROTOCOL, {"bad": {"optimiser": "adam"}})
-    with pytest.raises(ValueError, match=re.escape("protocol_variants.bad.extra must be one of")):
-        parse_design(PROTOCOL, {"bad": {"extra": "turbo"}})
+def test_invalid_variants_raise():
+    with pytest.raises(ValueError, match=re.escape("protocol_variants lacks ['lstm']: the pipeline's design runs ['mtl', 'lstm']")):
+        check_parameters(DESIGN, PROTOCOL, {"mtl": VARIANTS["mtl"]})
+    with pytest.raises(ValueError, match=re.escape("protocol_variants.lstm: unknown key(s) ['optimiser']")):
+        check_parameters(DESIGN, PROTOCOL, {**VARIANTS, "lstm": {"optimiser": "adam"}})
+    with pytest.raises(ValueError, match=re.escape("protocol_variants.lstm.extra must be one of")):
+        check_parameters(DESIGN, PROTOCOL, {**VARIANTS, "lstm": {"extra": "turbo"}})
+    with pytest.raises(ValueError, match=re.escape("protocol_variants.adam: no model.name")):
+        check_parameters(ProtocolDesign(("adam",), ("fold_0",), ("seed_0",)), PROTOCOL, VARIANTS)
 
 
 def test_model_options_carry_over_only_for_the_same_architecture():
@@ -126,13 +130,18 @@ def _parameters(*envs: str) -> dict:
     return params
 
 
-@pytest.mark.parametrize(("envs", "runs"), [(("base",), 18 * 25), (("base", "test"), 9 * 2), (("base", "paper"), 19 * 25)])
-def test_configured_environments_give_the_expected_protocols(envs, runs):
-    design = design_from_parameters(_parameters(*envs))
-    assert len(design.runs) == runs
-    assert design.reference_variant == "mtl_mobilenetv2"
-    tables = _parameters(*envs)["protocol_tables"]
-    known = set(_parameters(*envs)["protocol_variants"])
-    for table in tables.values():
+@pytest.mark.parametrize(
+    ("envs", "design"),
+    [
+        (("base",), "insole_mtl_protocol"), (("base",), "insole_mtl_protocol_paper"), (("base",), "insole_mtl_protocol_extras"),
+        (("base", "test"), "insole_mtl_protocol"), (("base", "paper"), "insole_mtl_protocol_paper"),
+    ],
+)  # fmt: skip
+def test_configured_environments_give_every_registered_design_its_values(envs, design):
+    params = _parameters(*envs)
+    kinds = check_parameters(DESIGNS[design], params["protocol"], params["protocol_variants"], 5, params["model"])
+    assert set(kinds) == set(DESIGNS[design].variants)
+    known = set(params["protocol_variants"])
+    for table in params["protocol_tables"].values():
         for row in table["rows"].values():
             assert set(row["variants"]) <= known

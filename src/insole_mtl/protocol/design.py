@@ -5,106 +5,47 @@ single-task LSTM for speed, MTL MobileNetV2 trained with Adam, ...). A *run* is 
 with one validation fold and one seed and scored on the shared test set; the paper reports the mean
 and standard deviation over 5 folds x 5 seeds = 25 runs per variant.
 
-Everything here is plain Python on the ``protocol*`` parameters; the Kedro pipeline
-(:mod:`insole_mtl.pipelines.protocol`) instantiates one template per :class:`RunKey`.
-
-Parameters (``conf/base/parameters_protocol.yml``)::
+The *topology* of a protocol (which variants, fold keys and seed keys; one Kedro namespace per run) is a
+:class:`ProtocolDesign` fixed in code, one per registered pipeline (:data:`DESIGNS`): Kedro builds
+pipelines before it reads any configuration, so a topology that depended on the environment would need
+global state or a hook that rebuilds pipelines. The *values* are parameters of the environment and are
+checked against the design when the pipeline runs (:func:`check_parameters`)::
 
     protocol:
-      folds: {fold_0: 0, ...}        # run-name part -> index of the validation fold (split.n_folds folds)
-      seeds: {seed_0: 0, ...}        # run-name part -> training seed
-      variants: null                 # null = every variant of protocol_variants; or a list of names
-      extras: {adam_vs_adamw: false, ema_self_distillation: false, lion: false}
-      reference_variant: mtl_mobilenetv2
-      overrides: {windowing: {}, split: {}, oversampling: {}, training: {}, evaluation: {}}
+      folds: {fold_0: 0, ...}        # fold key -> index of the validation fold (split.n_folds folds)
+      seeds: {seed_0: 0, ...}        # seed key -> training seed
+      overrides: {windowing: {}, split: {}, oversampling: {}, recurrence: {}, model: {}, training: {}, evaluation: {}}
+      efficiency: {...}
     protocol_variants:
       <name>: {label, model: {name, tasks, options}, loss_weighting: {method, options}, training: {...}, extra}
 
-A variant with ``extra: <switch>`` runs only when ``protocol.extras.<switch>`` is true.
+Everything here is plain Python; :mod:`insole_mtl.pipelines.protocol` instantiates one namespaced
+template per :class:`RunKey`.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from insole_mtl.models import model_input_kind
 
-#: Switches of the optional extras (each off unless the environment turns it on).
+#: What an ``extra`` variant adds to the paper (a descriptive tag of its runs).
 EXTRAS: tuple[str, ...] = ("adam_vs_adamw", "ema_self_distillation", "lion")
 #: Stage parameter groups a protocol environment may override for every run.
 OVERRIDABLE: tuple[str, ...] = ("windowing", "split", "oversampling", "recurrence", "model", "training", "evaluation")
+#: Keys of ``params:protocol``.
+PROTOCOL_KEYS: tuple[str, ...] = ("folds", "seeds", "overrides", "efficiency")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: Names used by the protocol's own datasets and namespaces (``protocol.test.*``, ``protocol.reports.*``...).
 RESERVED: frozenset[str] = frozenset(
     {"test", "reports", "windows", "window_labels", "windowing", "drop_report", "evaluation", "summary_metrics", "test_embedding",
-     "run_defaults", "tasks", "channels"}
+     "run_defaults", "tasks", "channels", "recurrence_config", "oversampling_config", "encoding_model"}
 )  # fmt: skip
 _VARIANT_KEYS = {"label", "model", "loss_weighting", "training", "extra"}
-
-
-@dataclass(frozen=True)
-class RunKey:
-    """One run of the protocol: ``variant`` trained with validation fold ``fold`` and seed ``seed``.
-
-    ``fold_key``/``seed_key`` are the names under ``protocol.folds``/``protocol.seeds`` (they name the
-    Kedro namespace ``protocol.<variant>.<fold_key>.<seed_key>``); ``fold``/``seed`` their values.
-    """
-
-    variant: str
-    fold_key: str
-    fold: int
-    seed_key: str
-    seed: int
-
-    @property
-    def name(self) -> str:
-        """``<variant>.<fold_key>.<seed_key>`` (unique within a protocol)."""
-        return f"{self.variant}.{self.fold_key}.{self.seed_key}"
-
-
-@dataclass(frozen=True)
-class ProtocolDesign:
-    """Which runs a protocol environment makes.
-
-    Attributes:
-        folds: fold key -> validation fold index, in configuration order.
-        seeds: seed key -> training seed, in configuration order.
-        variants: selected variant names, in ``protocol_variants`` order.
-        reference_variant: the variant whose first run feeds the embedding analysis (None if not selected).
-        input_kinds: variant -> what its model reads, ``"recurrence_plot"`` or ``"raw"`` windows.
-    """
-
-    folds: tuple[tuple[str, int], ...]
-    seeds: tuple[tuple[str, int], ...]
-    variants: tuple[str, ...]
-    reference_variant: str | None
-    input_kinds: tuple[tuple[str, str], ...] = ()
-
-    def input_kind(self, variant: str) -> str:
-        """``"recurrence_plot"`` or ``"raw"`` (recurrence plots when unknown)."""
-        return dict(self.input_kinds).get(variant, "recurrence_plot")
-
-    @property
-    def runs(self) -> tuple[RunKey, ...]:
-        """Every run: variants x folds x seeds (variant-major order)."""
-        return tuple(
-            RunKey(variant, fold_key, fold, seed_key, seed)
-            for variant in self.variants
-            for fold_key, fold in self.folds
-            for seed_key, seed in self.seeds
-        )
-
-    @property
-    def reference_run(self) -> RunKey | None:
-        """The reference variant's first fold and first seed, or None."""
-        if self.reference_variant is None or not self.folds or not self.seeds:
-            return None
-        (fold_key, fold), (seed_key, seed) = self.folds[0], self.seeds[0]
-        return RunKey(self.reference_variant, fold_key, fold, seed_key, seed)
 
 
 def _check_name(kind: str, name: object) -> str:
@@ -115,23 +56,119 @@ def _check_name(kind: str, name: object) -> str:
     return name
 
 
-def _int_mapping(kind: str, value: object) -> tuple[tuple[str, int], ...]:
-    if not isinstance(value, Mapping) or not value:
-        raise ValueError(f"protocol.{kind} must be a non-empty mapping name -> int, got {value!r}")
-    items = []
-    for name, number in value.items():
-        _check_name(kind[:-1], name)
+@dataclass(frozen=True)
+class RunKey:
+    """One run of the protocol: ``variant`` trained with validation fold ``fold_key`` and seed ``seed_key``.
+
+    The keys name the Kedro namespace ``protocol.<variant>.<fold_key>.<seed_key>``; their values are
+    ``protocol.folds.<fold_key>`` / ``protocol.seeds.<seed_key>`` of the environment.
+    """
+
+    variant: str
+    fold_key: str
+    seed_key: str
+
+    @property
+    def name(self) -> str:
+        """``<variant>.<fold_key>.<seed_key>`` (unique within a protocol)."""
+        return f"{self.variant}.{self.fold_key}.{self.seed_key}"
+
+
+@dataclass(frozen=True)
+class ProtocolDesign:
+    """Which runs a protocol pipeline makes (its topology).
+
+    Attributes:
+        variants: variant names (``protocol_variants`` entries), in table order.
+        folds: fold keys (``protocol.folds``), seeds: seed keys (``protocol.seeds``).
+        reference_variant: the variant whose first run feeds the embedding analysis (None: no t-SNE).
+    """
+
+    variants: tuple[str, ...]
+    folds: tuple[str, ...]
+    seeds: tuple[str, ...]
+    reference_variant: str | None = None
+
+    def __post_init__(self) -> None:
+        for kind, names in (("variant", self.variants), ("fold", self.folds), ("seed", self.seeds)):
+            if not names:
+                raise ValueError(f"protocol design: no {kind}")
+            for name in names:
+                _check_name(kind, name)
+            if len(set(names)) != len(names):
+                raise ValueError(f"protocol design: duplicate {kind} names {list(names)}")
+        clash = sorted(set(self.folds) & (set(self.variants) | set(self.seeds)))
+        if clash:
+            raise ValueError(f"protocol design: fold name(s) {clash} also name a variant or a seed; names must be distinct")
+        if self.reference_variant is not None and self.reference_variant not in self.variants:
+            raise ValueError(f"protocol design: reference variant {self.reference_variant!r} is not one of {list(self.variants)}")
+
+    @property
+    def runs(self) -> tuple[RunKey, ...]:
+        """Every run: variants x folds x seeds (variant-major order)."""
+        return tuple(RunKey(v, f, s) for v in self.variants for f in self.folds for s in self.seeds)
+
+    @property
+    def reference_run(self) -> RunKey | None:
+        """The reference variant's first fold and first seed, or None."""
+        if self.reference_variant is None:
+            return None
+        return RunKey(self.reference_variant, self.folds[0], self.seeds[0])
+
+
+_PAPER_TABLES = (
+    "mtl_mobilenetv2", "mtl_mobilenetv2_uniform", "mtl_mobilenetv2_rlw", "mtl_mobilenetv2_dwa",
+    "mtl_mobilenetv2_b3", "mtl_mobilenetv2_b5",
+    "st_mobilenetv2_activity", "st_mobilenetv2_speed", "st_mobilenetv2_weight",
+    "mtl_lstm", "mtl_gru", "mtl_cnn1d",
+    "st_lstm_activity", "st_lstm_speed", "st_lstm_weight", "st_gru_activity", "st_gru_speed", "st_gru_weight",
+    "mtl_mobilenetv2_adam",
+)  # fmt: skip
+_FIVE_FOLDS = tuple(f"fold_{k}" for k in range(5))
+_FIVE_SEEDS = tuple(f"seed_{k}" for k in range(5))
+
+#: The registered protocol pipelines and their topology (``kedro run --pipeline=<name> --env=<env>``).
+DESIGNS: dict[str, ProtocolDesign] = {
+    # a few variants that fill every table, 2 folds x 1 seed: the base and test environments, CI on a CPU
+    "insole_mtl_protocol": ProtocolDesign(
+        variants=(
+            "mtl_mobilenetv2", "mtl_mobilenetv2_uniform", "mtl_mobilenetv2_b3",
+            "st_mobilenetv2_activity", "st_mobilenetv2_speed", "st_mobilenetv2_weight",
+            "mtl_lstm", "mtl_cnn1d", "mtl_mobilenetv2_adam",
+        ),
+        folds=("fold_0", "fold_1"),
+        seeds=("seed_0",),
+        reference_variant="mtl_mobilenetv2",
+    ),  # fmt: skip
+    # the paper: every table row (and Adam vs AdamW, Table VI), 5 validation folds x 5 seeds (conf/paper, a GPU)
+    "insole_mtl_protocol_paper": ProtocolDesign(_PAPER_TABLES, _FIVE_FOLDS, _FIVE_SEEDS, "mtl_mobilenetv2"),
+    # our additions beside the paper's model: EMA self-distillation (paper 001) and Lion (paper 003)
+    "insole_mtl_protocol_extras": ProtocolDesign(
+        ("mtl_mobilenetv2", "mtl_mobilenetv2_ema", "mtl_mobilenetv2_lion"), _FIVE_FOLDS, _FIVE_SEEDS, None
+    ),
+}
+
+
+def _int_values(kind: str, value: object, keys: tuple[str, ...]) -> dict[str, int]:
+    """``protocol.<kind>`` restricted to the design's ``keys``: every key present, int values, distinct."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"protocol.{kind} must be a mapping name -> int, got {value!r}")
+    missing = [key for key in keys if key not in value]
+    if missing:
+        raise ValueError(f"protocol.{kind} lacks {missing}: the pipeline's design runs {list(keys)}")
+    items = {}
+    for name in keys:
+        number = value[name]
         if isinstance(number, bool) or not isinstance(number, int):
             raise ValueError(f"protocol.{kind}.{name} must be an int, got {number!r}")
-        items.append((name, int(number)))
-    numbers = [n for _, n in items]
-    if len(set(numbers)) != len(numbers):
-        raise ValueError(f"protocol.{kind} values must be distinct, got {numbers}")
-    return tuple(items)
+        items[name] = int(number)
+    if len(set(items.values())) != len(items):
+        raise ValueError(f"protocol.{kind} values must be distinct, got {list(items.values())}")
+    return items
 
 
 def check_variant(name: str, variant: Mapping[str, Any]) -> None:
-    """Validate one ``protocol_variants`` entry (known keys, ``model.name``, ``extra`` switch).
+    """Validate one ``protocol_variants`` entry (known keys, ``model.name``, ``extra`` tag).
 
     Raises:
         ValueError: naming the variant and the offending key.
@@ -150,73 +187,52 @@ def check_variant(name: str, variant: Mapping[str, Any]) -> None:
             raise ValueError(f"protocol_variants.{name}.{key} must be a mapping, got {variant[key]!r}")
 
 
-def parse_design(
+def check_parameters(
+    design: ProtocolDesign,
     protocol: Mapping[str, Any],
     variants: Mapping[str, Mapping[str, Any]],
     n_folds: int | None = None,
     base_model: Mapping[str, Any] | None = None,
-) -> ProtocolDesign:
-    """Build the :class:`ProtocolDesign` from ``params:protocol`` and ``params:protocol_variants``.
+) -> dict[str, str]:
+    """Check that the environment's ``params:protocol`` and ``params:protocol_variants`` give every run of
+    ``design`` its values.
 
     Args:
-        protocol: ``folds``, ``seeds``, ``variants`` (None = all), ``extras``, ``reference_variant``.
-        variants: the variant catalogue.
+        design: the pipeline's topology.
+        protocol: ``folds``, ``seeds``, ``overrides``, ``efficiency``.
+        variants: the variant catalogue (may hold more variants than the design runs).
         n_folds: number of subject folds of the split; validation folds must lie in ``[0, n_folds)``.
         base_model: ``params:model`` (the architecture a variant without ``model.name`` keeps).
 
+    Returns:
+        variant -> what its model reads (``"recurrence_plot"`` or ``"raw"``), for the design's variants.
+
     Raises:
-        ValueError: unknown variant/extra names, malformed folds/seeds, a fold outside the split.
+        ValueError: an unknown key, a fold/seed/variant of the design without its value, a fold outside the split.
     """
-    for name, variant in variants.items():
-        check_variant(name, variant)
-    folds = _int_mapping("folds", protocol.get("folds"))
-    seeds = _int_mapping("seeds", protocol.get("seeds"))
-    clash = sorted({k for k, _ in folds} & (set(variants) | {k for k, _ in seeds}))
-    if clash:
-        raise ValueError(f"protocol: fold name(s) {clash} also name a variant or a seed; names must be distinct")
+    unknown_keys = sorted(set(protocol) - set(PROTOCOL_KEYS))
+    if unknown_keys:
+        raise ValueError(f"protocol: unknown key(s) {unknown_keys}; allowed: {list(PROTOCOL_KEYS)}")
+    unknown_groups = sorted(set(protocol.get("overrides") or {}) - set(OVERRIDABLE))
+    if unknown_groups:
+        raise ValueError(f"protocol.overrides: unknown group(s) {unknown_groups}; allowed: {list(OVERRIDABLE)}")
+    folds = _int_values("folds", protocol.get("folds"), design.folds)
+    _int_values("seeds", protocol.get("seeds"), design.seeds)
     if n_folds is not None:
-        bad = [f"{k}={v}" for k, v in folds if not 0 <= v < n_folds]
+        bad = [f"{k}={v}" for k, v in folds.items() if not 0 <= v < n_folds]
         if bad:
             raise ValueError(f"protocol.folds {bad} outside the split's {n_folds} folds (split.n_folds)")
-    extras = dict(protocol.get("extras") or {})
-    unknown_extras = sorted(set(extras) - set(EXTRAS))
-    if unknown_extras:
-        raise ValueError(f"protocol.extras: unknown switch(es) {unknown_extras}; known: {list(EXTRAS)}")
-    wanted = protocol.get("variants")
-    if wanted is None:
-        wanted = list(variants)
-    unknown = sorted(set(wanted) - set(variants))
-    if unknown:
-        raise ValueError(f"protocol.variants names unknown variant(s) {unknown}; known: {list(variants)}")
-    selected = tuple(
-        name
-        for name in variants
-        if name in set(wanted) and (variants[name].get("extra") is None or bool(extras.get(variants[name]["extra"], False)))
-    )
-    if not selected:
-        raise ValueError("protocol: no variant selected (check protocol.variants and protocol.extras)")
-    reference = protocol.get("reference_variant")
-    if reference is not None and reference not in variants:
-        raise ValueError(f"protocol.reference_variant {reference!r} is not a variant; known: {list(variants)}")
-    kinds = []
-    for name in selected:
+    missing = [name for name in design.variants if name not in variants]
+    if missing:
+        raise ValueError(f"protocol_variants lacks {missing}: the pipeline's design runs {list(design.variants)}")
+    kinds = {}
+    for name in design.variants:
+        check_variant(name, variants[name])
         model_name = resolve_model(base_model or {}, variants[name])["name"]
         if model_name is None:
             raise ValueError(f"protocol_variants.{name}: no model.name (and params:model has none)")
-        kinds.append((name, model_input_kind(str(model_name))))
-    return ProtocolDesign(folds, seeds, selected, reference if reference in selected else None, tuple(kinds))
-
-
-def design_from_parameters(params: Mapping[str, Any]) -> ProtocolDesign:
-    """:func:`parse_design` from the whole parameters mapping (``protocol``, ``protocol_variants``, ``split``)."""
-    if "protocol" not in params or "protocol_variants" not in params:
-        raise ValueError("parameters lack 'protocol' and/or 'protocol_variants' (conf/base/parameters_protocol.yml)")
-    protocol = params["protocol"]
-    split = deep_merge(params.get("split") or {}, (protocol.get("overrides") or {}).get("split") or {})
-    n_folds = split.get("n_folds")
-    return parse_design(
-        protocol, params["protocol_variants"], int(n_folds) if n_folds is not None else None, params.get("model") or {}
-    )
+        kinds[name] = model_input_kind(str(model_name))
+    return kinds
 
 
 # ------------------------------------------------------------------------------------------------

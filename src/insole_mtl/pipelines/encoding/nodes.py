@@ -21,16 +21,16 @@ def encode_windows(
 
     Args:
         windows: raw windows ``(n, C, L)``.
-        recurrence: ``params:recurrence`` — ``percentage`` (eps), ``chunk_size``, ``resolution`` (null or
+        recurrence: the run's ``recurrence_config`` — ``percentage`` (eps), ``chunk_size``, ``resolution`` (null or
             ``L``: bit-packed ``(n, C, L, ceil(L/8))`` uint8, the paper; ``R`` dividing ``L``: recurrence
             counts per ``(L/R) x (L/R)`` cell ``(n, C, R, R)`` uint8).
-        model: ``params:model``; a model that reads raw windows only (``cnn1d``, ``lstm``, ``gru``) needs no
-            plots: an empty ``(0, C, L, ceil(L/8))`` array is returned without encoding. None = always encode
-            (the protocol encodes each fold once for every variant).
+        model: the run's ``model_config``; a model that reads raw windows only (``cnn1d``, ``lstm``, ``gru``)
+            needs no plots: an empty ``(0, C, L, ceil(L/8))`` array is returned without encoding. None or ``{}``
+            = always encode (the protocol encodes each fold once for every variant).
     """
     windows = np.asarray(windows)
     n, channels, length = windows.shape
-    if model is not None and model_input_kind(str(model["name"])) != "recurrence_plot":
+    if model and model_input_kind(str(model["name"])) != "recurrence_plot":
         logger.info("model %s reads raw windows: no recurrence plots encoded (%d windows)", model["name"], n)
         return np.zeros((0, channels, length, packed_width(length)), dtype=np.uint8)
     resolution = recurrence.get("resolution")

@@ -11,16 +11,17 @@ from .nodes import encode_windows
 _SOURCES = {"train": "train_oversampled.windows", "val": "val.windows", "test": "test.windows"}
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(splits: tuple[str, ...] = tuple(_SOURCES), **kwargs) -> Pipeline:
+    """One encoding node per split of ``splits`` (the protocol encodes its shared test split once, apart)."""
     return Pipeline(
         [
             node(
                 encode_windows,
-                [source, "params:recurrence", "params:model"],
+                [_SOURCES[split], "recurrence_config", "model_config"],
                 f"{split}.recurrence_plots",
                 name=f"encode_{split}_recurrence_plots",
                 tags=["encoding"],
             )
-            for split, source in _SOURCES.items()
+            for split in splits
         ]
     )

@@ -13,12 +13,13 @@ from .nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def scoring_pipeline() -> Pipeline:
+    """Test predictions and metrics (every kind of run, the protocol's included)."""
     return Pipeline(
         [
             node(
                 predict_test_windows,
-                ["trained_model", "test.recurrence_plots", "test.windows", "test.window_labels", "params:evaluation"],
+                ["trained_model", "test.recurrence_plots", "test.windows", "test.window_labels", "evaluation_config"],
                 "test.predictions",
                 name="predict_test_windows",
             ),
@@ -28,6 +29,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["metrics", "mlflow_metrics"],
                 name="compute_test_metrics",
             ),
+        ],
+        tags=["evaluation"],
+    )
+
+
+def reporting_pipeline() -> Pipeline:
+    """Task report and plots of one run (the single run and each cross-validation fold)."""
+    return Pipeline(
+        [
             node(
                 compute_task_report,
                 [
@@ -44,4 +54,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(plot_learning_curves, "training_history", "training_curves_plot", name="plot_training_curves"),
         ],
         tags=["evaluation"],
-    )
+    )  # fmt: skip
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return scoring_pipeline() + reporting_pipeline()

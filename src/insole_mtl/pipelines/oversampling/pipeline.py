@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 oversample_training_windows,
-                ["train.windows", "train.window_labels", "params:oversampling"],
+                ["train.windows", "train.window_labels", "oversampling_config"],
                 ["train_oversampled.windows", "train_oversampled.window_labels", "oversampling_report"],
                 name="oversample_training_windows",
                 tags=["oversampling"],

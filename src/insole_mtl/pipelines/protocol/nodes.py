@@ -1,7 +1,7 @@
 """Protocol nodes: run configuration, thin adapters around the stage nodes, aggregation and analyses.
 
-The protocol reuses the stage node functions (split, windowing, oversampling, encoding, training, test
-metrics); the nodes here only resolve each run's parameters, adapt a model for evaluation, measure
+The protocol runs the run template's stages (:mod:`insole_mtl.pipelines.template`); the nodes here only
+check the protocol's parameters against its design, resolve each fold's and run's parameters, measure
 efficiency, summarise a run, and turn all runs into the paper's tables and figures. No node touches
 MLflow or the file system: the catalog and :mod:`insole_mtl.hooks` do.
 """
@@ -32,7 +32,9 @@ from insole_mtl.protocol.aggregate import (
     table_markdown,
 )
 from insole_mtl.protocol.design import (
+    ProtocolDesign,
     RunKey,
+    check_parameters,
     fold_split_parameters,
     resolve_loss_weighting,
     resolve_model,
@@ -50,52 +52,59 @@ logger = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------------
 # Configuration
 # ------------------------------------------------------------------------------------------------
-def protocol_windowing(windowing: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``params:windowing`` with ``protocol.overrides.windowing`` applied."""
-    return stage_parameters(windowing, overrides, "windowing")
-
-
-def fold_split(split: Mapping[str, Any], overrides: Mapping[str, Any], val_fold: int) -> dict[str, Any]:
-    """The split of one fold: ``params:split`` + ``protocol.overrides.split``, ``val_fold`` set, test set fixed."""
-    return fold_split_parameters(split, overrides, val_fold)
-
-
-def protocol_recurrence(recurrence: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``params:recurrence`` with ``protocol.overrides.recurrence`` applied (the paper: full 160 x 160 plots)."""
-    return stage_parameters(recurrence, overrides, "recurrence")
-
-
-def fold_oversampling(oversampling: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``params:oversampling`` with ``protocol.overrides.oversampling`` applied."""
-    return stage_parameters(oversampling, overrides, "oversampling")
-
-
 def configure_protocol(
+    design: ProtocolDesign,
+    protocol: Mapping[str, Any],
+    variants: Mapping[str, Mapping[str, Any]],
+    split: Mapping[str, Any],
+    windowing: Mapping[str, Any],
+    oversampling: Mapping[str, Any],
+    recurrence: Mapping[str, Any],
     model: Mapping[str, Any],
     loss_weighting: Mapping[str, Any],
     training: Mapping[str, Any],
     evaluation: Mapping[str, Any],
     tasks: Mapping[str, Any],
-    channels: Sequence[str],
-    overrides: Mapping[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[str]]:
-    """The configuration every run starts from, resolved once: stage parameters + ``protocol.overrides``.
+) -> tuple[dict[str, Any], ...]:
+    """Check the environment's protocol parameters against ``design``; resolve what every run starts from.
 
-    Every run reads these datasets instead of the ``params:`` themselves, so the parameters are logged
-    to the protocol's MLflow run once (kedro-mlflow logs a node's ``params:`` inputs), not once per run.
+    The stage parameters get ``protocol.overrides`` once, here. Runs read these datasets instead of the
+    ``params:`` themselves, so the parameters are logged to the protocol's MLflow run once (kedro-mlflow
+    logs a node's ``params:`` inputs), not once per run.
+
+    Raises:
+        ValueError: the parameters lack a value the design needs, or hold an unknown key (see
+            :func:`insole_mtl.protocol.design.check_parameters`); raised before any fold or run starts.
 
     Returns:
-        ``run_defaults`` (``model``, ``loss_weighting``, ``training``, ``evaluation``, ``task_names``),
-        ``evaluation`` (for the analyses), ``tasks`` and ``channels`` (as given).
+        ``run_defaults`` (``model``, ``loss_weighting``, ``training``, ``evaluation``, ``task_names``,
+        ``overrides``), and the protocol-wide ``windowing``, ``oversampling_config``, ``recurrence_config``,
+        ``encoding_model`` (``{}``: every fold is encoded for every variant) and ``evaluation`` (analyses).
     """
+    overrides = dict(protocol.get("overrides") or {})
+    n_folds = stage_parameters(split, overrides, "split").get("n_folds")
+    check_parameters(design, protocol, variants, int(n_folds) if n_folds is not None else None, model)
     defaults = {
         "model": stage_parameters(model, overrides, "model"),
         "loss_weighting": dict(loss_weighting),
         "training": stage_parameters(training, overrides, "training"),
         "evaluation": stage_parameters(evaluation, overrides, "evaluation"),
         "task_names": list(tasks),
+        "overrides": overrides,
     }
-    return defaults, dict(defaults["evaluation"]), dict(tasks), list(channels)
+    return (
+        defaults,
+        stage_parameters(windowing, overrides, "windowing"),
+        stage_parameters(oversampling, overrides, "oversampling"),
+        stage_parameters(recurrence, overrides, "recurrence"),
+        {},
+        dict(defaults["evaluation"]),
+    )
+
+
+def fold_split(split: Mapping[str, Any], defaults: Mapping[str, Any], val_fold: int) -> dict[str, Any]:
+    """The split of one fold: ``params:split`` + ``protocol.overrides.split``, ``val_fold`` set, test set fixed."""
+    return fold_split_parameters(split, defaults["overrides"], val_fold)
 
 
 def configure_run(
@@ -128,25 +137,6 @@ def configure_run(
 # ------------------------------------------------------------------------------------------------
 # Per-run adapters
 # ------------------------------------------------------------------------------------------------
-def predict_windows(
-    model: torch.nn.Module, plots: np.ndarray, windows: np.ndarray, labels: pd.DataFrame, evaluation: Mapping[str, Any]
-) -> pd.DataFrame:
-    """Predict every window on ``evaluation.device`` (default cpu) from the inputs the model reads;
-    label table plus ``pred_<task>`` columns."""
-    outputs = predict(
-        model,
-        select_inputs(model.input_names, plots, windows, "test"),
-        batch_size=int(evaluation.get("batch_size", 256)),
-        device=str(evaluation.get("device", "cpu")),
-    )
-    model.to("cpu")
-    predictions = labels.reset_index(drop=True).copy()
-    for task in getattr(model, "task_names", ()):
-        if task in outputs:
-            predictions[f"pred_{task}"] = outputs[task]
-    return predictions
-
-
 def measure_run_efficiency(
     model: torch.nn.Module, plots: np.ndarray, windows: np.ndarray, efficiency: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -258,10 +248,11 @@ def protocol_summary_metrics(tables: Mapping[str, pd.DataFrame]) -> dict[str, di
 # ------------------------------------------------------------------------------------------------
 # Analyses
 # ------------------------------------------------------------------------------------------------
-def embed_windows(model: torch.nn.Module, inputs: np.ndarray, evaluation: Mapping[str, Any]) -> np.ndarray:
-    """The shared embedding ``(n, d)`` float32 of every window (the reference model, test windows)."""
+def embed_windows(model: torch.nn.Module, plots: np.ndarray, windows: np.ndarray, evaluation: Mapping[str, Any]) -> np.ndarray:
+    """The shared embedding ``(n, d)`` float32 of every window (the reference model, test windows; the
+    model picks the plots and/or the raw windows it reads)."""
     outputs = predict(
-        model, inputs, batch_size=int(evaluation.get("batch_size", 256)), device=str(evaluation.get("device", "cpu")), return_embedding=True
+        model, select_inputs(model.input_names, plots, windows, "test"), batch_size=int(evaluation.get("batch_size", 256)), device=str(evaluation.get("device", "cpu")), return_embedding=True
     )
     model.to("cpu")
     return outputs["embedding"]

@@ -1,42 +1,48 @@
-"""The paper's protocol as one Kedro pipeline: ingest -> protocol windows -> per fold data -> per run
-training and evaluation -> tables and analyses.
+"""The paper's protocol as Kedro pipelines: ingest -> protocol windows -> per fold the run template's data
+half -> per run its model half -> tables and analyses.
 
 Namespaces (kedro-viz collapses each):
 
-* ``protocol`` — the protocol's windows (``protocol.overrides.windowing``), the shared test split and its
-  recurrence plots, the aggregation and the analyses;
-* ``protocol.<fold>`` — the :func:`fold_template`: subject split with that validation fold, partition,
-  Borderline-SMOTE on its training windows, recurrence plots of its training and validation windows;
-* ``protocol.<variant>.<fold>.<seed>`` — the :func:`run_template`: one variant trained with that fold and
-  seed, evaluated on the shared test set, its efficiency measured, its results summarised.
+* ``protocol`` — the protocol's configuration (``protocol.overrides`` on the stage parameters, checked
+  against the design), its windows, the shared test split and its recurrence plots, the reports;
+* ``protocol.<fold>`` — the fold's subject split (that validation fold, one test set for all) and
+  :func:`insole_mtl.pipelines.template.data_template` (partition, Borderline-SMOTE, recurrence plots of
+  the training and validation windows), shared by every variant and seed;
+* ``protocol.<variant>.<fold>.<seed>`` — the run's configuration (its variant and seed) and
+  :func:`insole_mtl.pipelines.template.model_template` (training, test predictions and metrics), then its
+  efficiency and summary.
 
-Both templates are built once from the stage node functions and instantiated with
-``Pipeline(template, namespace=..., inputs=..., parameters=...)``; a run's identity enters only through
-its parameter mapping (``params:variant`` -> ``params:protocol_variants.<variant>``, ``params:fold`` ->
-``params:protocol.folds.<fold>``, ``params:seed`` -> ``params:protocol.seeds.<seed>``).
+The run template is the single run's and the cross-validation's; the protocol only adds its own
+configuration nodes (which produce the template's ``*_config`` datasets), efficiency and summaries. The
+topology comes from a :class:`~insole_mtl.protocol.design.ProtocolDesign` (one per registered pipeline);
+a run's values enter only through its parameter mapping (``params:variant`` ->
+``params:protocol_variants.<variant>``, ``params:fold`` -> ``params:protocol.folds.<fold>``,
+``params:seed`` -> ``params:protocol.seeds.<seed>``).
 """
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
+from functools import partial
 
 from kedro.pipeline import Pipeline, node
 
 from insole_mtl.pipelines.encoding.nodes import encode_windows
-from insole_mtl.pipelines.evaluation.nodes import compute_test_metrics
-from insole_mtl.pipelines.oversampling.nodes import oversample_training_windows
 from insole_mtl.pipelines.split.nodes import split_cohort_subjects
-from insole_mtl.pipelines.training.nodes import train_multitask_model
-from insole_mtl.pipelines.windowing.nodes import partition_by_split, window_recordings
+from insole_mtl.pipelines.template import data_template, model_template
+from insole_mtl.pipelines.windowing.nodes import window_recordings
 from insole_mtl.protocol.design import ProtocolDesign, RunKey
 
 from . import nodes
-from .design_source import active_design
 
 NAMESPACE = "protocol"
 REPORTS = f"{NAMESPACE}.reports"
 TEST = f"{NAMESPACE}.test"
-_SPLITS = ("train", "val", "test")
+#: the protocol-wide datasets a fold's data half reads (the protocol's overrides applied once)
+_FOLD_CONFIG = {
+    "oversampling_config": f"{NAMESPACE}.oversampling_config",
+    "recurrence_config": f"{NAMESPACE}.recurrence_config",
+    "model_config": f"{NAMESPACE}.encoding_model",  # {}: encode every fold for every variant
+}
 
 
 def fold_namespace(fold_key: str) -> str:
@@ -59,102 +65,86 @@ def parse_run_namespace(namespace: str | None) -> tuple[str, str, str] | None:
     return parts[1], parts[2], parts[3]
 
 
+def _named_partial(func, *args):  # noqa: ANN001, ANN202
+    """``partial(func, *args)`` with ``func``'s name and docstring (kedro-viz shows them), but without
+    ``__wrapped__``: Kedro's parameter validation reads the signature, which must be the bound one."""
+    bound = partial(func, *args)
+    bound.__name__, bound.__qualname__, bound.__doc__ = func.__name__, func.__qualname__, func.__doc__
+    return bound
+
+
 # ------------------------------------------------------------------------------------------------
 # Templates
 # ------------------------------------------------------------------------------------------------
-def shared_pipeline() -> Pipeline:
-    """The protocol-wide configuration and windows (the windowing stage node with ``protocol.overrides.windowing``)."""
+def shared_pipeline(design: ProtocolDesign) -> Pipeline:
+    """The protocol-wide configuration (checked against ``design``), windows, and the shared test plots."""
     template = Pipeline(
         [
             node(
-                nodes.configure_protocol,
-                ["params:model", "params:loss_weighting", "params:training", "params:evaluation", "params:tasks", "params:channels", "params:overrides"],
-                ["run_defaults", "evaluation", "tasks", "channels"],
+                _named_partial(nodes.configure_protocol, design),
+                [
+                    "params:protocol", "params:protocol_variants", "params:split", "params:windowing", "params:oversampling",
+                    "params:recurrence", "params:model", "params:loss_weighting", "params:training", "params:evaluation",
+                    "params:tasks",
+                ],
+                ["run_defaults", "windowing", "oversampling_config", "recurrence_config", "encoding_model", "evaluation"],
                 name="configure_protocol",
             ),
-            node(nodes.protocol_windowing, ["params:windowing", "params:overrides"], "windowing", name="configure_windowing"),
-            node(nodes.protocol_recurrence, ["params:recurrence", "params:overrides"], "recurrence", name="configure_recurrence"),
             node(
                 window_recordings,
-                ["recordings", "recording_labels", "ingest_drop_report", "channels", "windowing"],
+                ["recordings", "recording_labels", "ingest_drop_report", "params:channels", "windowing"],
                 ["windows", "window_labels", "drop_report"],
                 name="window_recordings",
             ),
+            node(
+                encode_windows,
+                ["test.windows", "recurrence_config", "encoding_model"],
+                "test.recurrence_plots",
+                name="encode_test_recurrence_plots",
+            ),
         ]
-    )
+    )  # fmt: skip
     return Pipeline(
         template,
         namespace=NAMESPACE,
         inputs={"recordings", "recording_labels", "ingest_drop_report"},
-        parameters={
-            **{
-                f"params:{name}": f"params:{name}"
-                for name in ("model", "loss_weighting", "training", "evaluation", "tasks", "channels", "windowing", "recurrence")
-            },
-            "params:overrides": "params:protocol.overrides",
-        },
+        parameters=template_parameters(template),
     )
+
+
+def template_parameters(pipeline: Pipeline) -> set[str]:
+    """The ``params:`` inputs of ``pipeline`` (shared, not namespaced)."""
+    return {name for name in pipeline.inputs() if name.startswith("params:")}
 
 
 def fold_template() -> Pipeline:
-    """Split, partition, oversample and encode for one validation fold (stage node functions)."""
-    return Pipeline(
+    """One validation fold: its subject split, then the run template's data half (train and val plots)."""
+    split = Pipeline(
         [
-            node(nodes.fold_split, ["params:split", "params:overrides", "params:fold"], "split", name="configure_split"),
+            node(nodes.fold_split, ["params:split", "run_defaults", "params:fold"], "split", name="configure_split"),
             node(split_cohort_subjects, ["subjects", "split"], "subject_split", name="split_subjects"),
-            node(
-                partition_by_split,
-                ["windows", "window_labels", "subject_split"],
-                [f"{split}.{item}" for split in _SPLITS for item in ("windows", "window_labels")],
-                name="partition_by_split",
-            ),
-            node(nodes.fold_oversampling, ["params:oversampling", "params:overrides"], "oversampling", name="configure_oversampling"),
-            node(
-                oversample_training_windows,
-                ["train.windows", "train.window_labels", "oversampling"],
-                ["train_oversampled.windows", "train_oversampled.window_labels", "oversampling_report"],
-                name="oversample_training_windows",
-            ),
-            node(encode_windows, ["train_oversampled.windows", "recurrence"], "train.recurrence_plots", name="encode_train_recurrence_plots"),
-            node(encode_windows, ["val.windows", "recurrence"], "val.recurrence_plots", name="encode_val_recurrence_plots"),
         ]
     )
+    return split + data_template(splits=("train", "val"))
 
 
 def run_template() -> Pipeline:
-    """Train one variant with one fold and seed, evaluate it on the test set, measure and summarise it."""
-    return Pipeline(
+    """One run: its configuration, the run template's model half, its efficiency and summary."""
+    configure = Pipeline(
         [
             node(
                 nodes.configure_run,
                 ["params:variant", "params:fold", "params:seed", "run_defaults"],
                 ["model_config", "loss_weighting_config", "training_config", "evaluation_config", "run_info"],
                 name="configure_run",
-            ),
-            node(
-                train_multitask_model,
-                [
-                    "train_plots", "train_windows", "train_labels", "val_plots", "val_windows", "val_labels",
-                    "channels", "tasks", "model_config", "loss_weighting_config", "training_config", "recurrence",
-                ],
-                ["trained_model", "mlflow_model", "training_history", "training_curves", "training_summary"],
-                name="train_model",
-            ),
-            node(
-                nodes.predict_windows,
-                ["trained_model", "test_plots", "test_windows", "test_labels", "evaluation_config"],
-                "test_predictions",
-                name="predict_test_windows",
-            ),
-            node(
-                compute_test_metrics,
-                ["test_predictions", "baseline_labels", "tasks", "training_summary"],
-                ["metrics", "mlflow_metrics"],
-                name="compute_test_metrics",
-            ),
+            )
+        ]
+    )
+    measure = Pipeline(
+        [
             node(
                 nodes.measure_run_efficiency,
-                ["trained_model", "test_plots", "test_windows", "params:efficiency"],
+                ["trained_model", "test.recurrence_plots", "test.windows", "params:efficiency"],
                 "efficiency",
                 name="measure_efficiency",
             ),
@@ -166,6 +156,7 @@ def run_template() -> Pipeline:
             ),
         ]
     )  # fmt: skip
+    return configure + model_template() + measure
 
 
 # ------------------------------------------------------------------------------------------------
@@ -174,61 +165,51 @@ def run_template() -> Pipeline:
 def fold_pipeline(fold_key: str, first: bool) -> Pipeline:
     """:func:`fold_template` for ``protocol.folds.<fold_key>``; the first fold also provides the shared test split."""
     outputs = {"test.windows": f"{TEST}.windows", "test.window_labels": f"{TEST}.window_labels"} if first else None
+    template = fold_template()
     return Pipeline(
-        fold_template(),
+        template,
         namespace=fold_namespace(fold_key),
         inputs={
             "subjects": "subjects",
             "windows": f"{NAMESPACE}.windows",
             "window_labels": f"{NAMESPACE}.window_labels",
-            "recurrence": f"{NAMESPACE}.recurrence",
+            "run_defaults": f"{NAMESPACE}.run_defaults",
+            **_FOLD_CONFIG,
         },
         outputs=outputs,
-        parameters={
-            "params:split": "params:split",
-            "params:overrides": "params:protocol.overrides",
-            "params:fold": f"params:protocol.folds.{fold_key}",
-            "params:oversampling": "params:oversampling",
-        },
+        parameters={**{name: name for name in template_parameters(template)}, "params:fold": f"params:protocol.folds.{fold_key}"},
     )
 
 
-def run_pipeline(run: RunKey, input_kind: str) -> Pipeline:
-    """:func:`run_template` for one run; the model picks recurrence plots and/or raw windows (``input_kind``
-    is kept for the caller's bookkeeping: every run gets both)."""
+def run_pipeline(run: RunKey) -> Pipeline:
+    """:func:`run_template` for one run: the fold's training data, the shared test split."""
     fold = fold_namespace(run.fold_key)
+    template = run_template()
     return Pipeline(
-        run_template(),
+        template,
         namespace=run_namespace(run),
         inputs={
-            "train_plots": f"{fold}.train.recurrence_plots",
-            "train_windows": f"{fold}.train_oversampled.windows",
-            "train_labels": f"{fold}.train_oversampled.window_labels",
-            "val_plots": f"{fold}.val.recurrence_plots",
-            "val_windows": f"{fold}.val.windows",
-            "val_labels": f"{fold}.val.window_labels",
-            "baseline_labels": f"{fold}.train.window_labels",
-            "test_plots": f"{TEST}.recurrence_plots",
-            "test_windows": f"{TEST}.windows",
-            "test_labels": f"{TEST}.window_labels",
+            "train.recurrence_plots": f"{fold}.train.recurrence_plots",
+            "train_oversampled.windows": f"{fold}.train_oversampled.windows",
+            "train_oversampled.window_labels": f"{fold}.train_oversampled.window_labels",
+            "val.recurrence_plots": f"{fold}.val.recurrence_plots",
+            "val.windows": f"{fold}.val.windows",
+            "val.window_labels": f"{fold}.val.window_labels",
+            "train.window_labels": f"{fold}.train.window_labels",
+            "test.recurrence_plots": f"{TEST}.recurrence_plots",
+            "test.windows": f"{TEST}.windows",
+            "test.window_labels": f"{TEST}.window_labels",
             "run_defaults": f"{NAMESPACE}.run_defaults",
-            "tasks": f"{NAMESPACE}.tasks",
-            "channels": f"{NAMESPACE}.channels",
-            "recurrence": f"{NAMESPACE}.recurrence",
+            "recurrence_config": f"{NAMESPACE}.recurrence_config",
         },
         parameters={
+            **{name: name for name in template_parameters(template)},
             "params:variant": f"params:protocol_variants.{run.variant}",
             "params:fold": f"params:protocol.folds.{run.fold_key}",
             "params:seed": f"params:protocol.seeds.{run.seed_key}",
             "params:efficiency": "params:protocol.efficiency",
         },
     )
-
-
-def _named_partial(func, *args):  # noqa: ANN001, ANN202 - kedro reads __name__ / __doc__ of node functions
-    bound = partial(func, *args)
-    update_wrapper(bound, func)
-    return bound
 
 
 def reports_pipeline(design: ProtocolDesign) -> Pipeline:
@@ -266,7 +247,7 @@ def reports_pipeline(design: ProtocolDesign) -> Pipeline:
         ),
         node(
             nodes.fsr3_by_weight,
-            [f"{NAMESPACE}.windows", f"{NAMESPACE}.window_labels", "subjects", f"{NAMESPACE}.channels", "params:protocol_analysis"],
+            [f"{NAMESPACE}.windows", f"{NAMESPACE}.window_labels", "subjects", "params:channels", "params:protocol_analysis"],
             [f"{REPORTS}.fsr3_summary", f"{REPORTS}.fsr3_boxplots"],
             name="fsr3_by_weight",
             namespace=NAMESPACE,
@@ -274,8 +255,8 @@ def reports_pipeline(design: ProtocolDesign) -> Pipeline:
         node(
             nodes.weight_random_forests,
             [
-                f"{NAMESPACE}.windows", f"{NAMESPACE}.window_labels", f"{fold_namespace(design.folds[0][0])}.subject_split",
-                f"{NAMESPACE}.channels", "params:protocol_analysis",
+                f"{NAMESPACE}.windows", f"{NAMESPACE}.window_labels", f"{fold_namespace(design.folds[0])}.subject_split",
+                "params:channels", "params:protocol_analysis",
             ],
             [f"{REPORTS}.forest_importances", f"{REPORTS}.forest_scores", f"{REPORTS}.forest_importances_figure"],
             name="weight_random_forests",
@@ -284,19 +265,18 @@ def reports_pipeline(design: ProtocolDesign) -> Pipeline:
     ]  # fmt: skip
     reference = design.reference_run
     if reference is not None:
-        inputs = f"{TEST}.windows" if design.input_kind(reference.variant) == "raw" else f"{TEST}.recurrence_plots"
         model = f"{run_namespace(reference)}.trained_model"
         pipes += [
             node(
                 nodes.embed_windows,
-                [model, inputs, f"{NAMESPACE}.evaluation"],
+                [model, f"{TEST}.recurrence_plots", f"{TEST}.windows", f"{NAMESPACE}.evaluation"],
                 f"{NAMESPACE}.test_embedding",
                 name="embed_test_windows",
                 namespace=NAMESPACE,
             ),
             node(
                 nodes.plot_embedding_tsne,
-                [f"{NAMESPACE}.test_embedding", f"{TEST}.window_labels", f"{NAMESPACE}.tasks", "params:protocol_analysis"],
+                [f"{NAMESPACE}.test_embedding", f"{TEST}.window_labels", "params:tasks", "params:protocol_analysis"],
                 [f"{REPORTS}.tsne_figure", f"{REPORTS}.tsne_coordinates"],
                 name="plot_embedding_tsne",
                 namespace=NAMESPACE,
@@ -317,23 +297,12 @@ def _summary(iii, iv, v, vi, a, extras):  # noqa: ANN001, ANN202
 
 
 def build_protocol_pipeline(design: ProtocolDesign) -> Pipeline:
-    """The protocol pipeline of ``design`` (without ingest): windows, folds, runs, reports."""
-    folds = [fold_pipeline(fold_key, i == 0) for i, (fold_key, _) in enumerate(design.folds)]
-    test_encoding = Pipeline(
-        [
-            node(
-                encode_windows,
-                [f"{TEST}.windows", f"{NAMESPACE}.recurrence"],
-                f"{TEST}.recurrence_plots",
-                name="encode_recurrence_plots",
-                namespace=TEST,
-            )
-        ]
-    )
-    runs = [run_pipeline(run, design.input_kind(run.variant)) for run in design.runs]
-    return Pipeline([shared_pipeline(), *folds, test_encoding, *runs, reports_pipeline(design)], tags=["protocol"])
+    """The protocol pipeline of ``design`` (without ingest): configuration and windows, folds, runs, reports."""
+    folds = [fold_pipeline(fold_key, i == 0) for i, fold_key in enumerate(design.folds)]
+    runs = [run_pipeline(run) for run in design.runs]
+    return Pipeline([shared_pipeline(design), *folds, *runs, reports_pipeline(design)], tags=["protocol"])
 
 
-def create_pipeline(design: ProtocolDesign | None = None, **kwargs) -> Pipeline:
-    """``insole_mtl_protocol`` without ingest, for the active environment's design (see design_source)."""
-    return build_protocol_pipeline(design if design is not None else active_design())
+def create_pipeline(design: ProtocolDesign, **kwargs) -> Pipeline:
+    """A protocol pipeline without ingest (``insole_mtl.protocol.design.DESIGNS`` names the registered ones)."""
+    return build_protocol_pipeline(design)
