@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from insole_mtl.training.data import (
+from insole_mtl.encoding.recurrence import unpack_recurrence_plots_torch
     BatchLoader,
     TaskArrays,
     UnpackRecurrencePlots,
@@ -148,11 +149,10 @@ def test_to_float() -> None:
 
 
 def test_unpack_transform_matches_encoder() -> None:
-    recurrence = pytest.importorskip("insole_mtl.encoding.recurrence")
     rng = np.random.default_rng(0)
     bits = rng.integers(0, 2, size=(3, 2, 8, 8)).astype(np.uint8)
     packed = np.packbits(bits, axis=-1)  # (3, 2, 8, 1)
-    expected = recurrence.unpack_recurrence_plots_torch(torch.from_numpy(packed), 8)
+    expected = unpack_recurrence_plots_torch(torch.from_numpy(packed), 8)
     loader = BatchLoader(TaskArrays(packed, {}), 2, input_transform=UnpackRecurrencePlots(8))
     got = torch.cat([x for x, _ in loader])
     assert got.dtype == torch.float32 and got.shape == (3, 2, 8, 8)

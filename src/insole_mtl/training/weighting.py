@@ -16,6 +16,7 @@ the optimizer together with the model's.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Mapping, Sequence
 
@@ -23,6 +24,8 @@ import torch
 from torch import nn
 
 from insole_mtl.models import REGRESSION, TaskSpec
+
+logger = logging.getLogger(__name__)
 
 TaskLike = TaskSpec | str
 
@@ -205,16 +208,20 @@ class DynamicWeightAverage(LossWeighting):
         self._weights = torch.ones(len(self.task_names))
 
     def on_epoch_end(self, epoch_task_losses: Mapping[str, float]) -> None:
-        """Record the epoch's mean loss per task and update the weights for the next epoch."""
-        missing = [name for name in self.task_names if name not in epoch_task_losses]
-        if missing:
-            raise ValueError(
-                f"DWA on_epoch_end needs a loss for every task; missing {missing} in {sorted(epoch_task_losses)}"
-            )
-        record = {name: float(epoch_task_losses[name]) for name in self.task_names}
-        bad = {name: v for name, v in record.items() if not (math.isfinite(v) and v > 0)}
-        if bad:
-            raise ValueError(f"DWA epoch losses must be finite and > 0, got {bad}")
+        """Record the epoch's mean loss per task and update the weights for the next epoch.
+
+        An epoch in which some task has no finite, positive loss (no labelled window of that task in the
+        epoch's batches, e.g. with a small ``max_train_batches_per_epoch``) gives no ratio: it is not
+        recorded and the weights stay as they are.
+        """
+        unknown = sorted(set(epoch_task_losses) - set(self.task_names))
+        if unknown:
+            raise ValueError(f"DWA on_epoch_end: unknown task(s) {unknown}; known tasks: {list(self.task_names)}")
+        record = {name: float(epoch_task_losses.get(name, math.nan)) for name in self.task_names}
+        incomplete = sorted(name for name, v in record.items() if not (math.isfinite(v) and v > 0))
+        if incomplete:
+            logger.warning("DWA: no finite loss for %s this epoch; weights kept at %s", incomplete, self.weights())
+            return
         self.history.append(record)
         if len(self.history) >= 2:
             prev, last = self.history[-2], self.history[-1]

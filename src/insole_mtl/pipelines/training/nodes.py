@@ -46,6 +46,16 @@ def model_options(model: Mapping[str, Any], recurrence: Mapping[str, Any], windo
     return options
 
 
+def weighting_options(loss_weighting: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """Constructor options of the configured loss weighting; random loss weighting draws its weights from
+    the run's training ``seed`` unless ``loss_weighting.options.seed`` fixes it (so each protocol seed samples
+    its own weight sequence)."""
+    options = dict(loss_weighting.get("options") or {})
+    if loss_weighting["method"] == "rlw" and options.get("seed") is None:
+        options["seed"] = int(seed)
+    return options
+
+
 def train_multitask_model(
     train_plots: np.ndarray,
     train_windows: np.ndarray,
@@ -93,7 +103,7 @@ def train_multitask_model(
         "input_names": list(net.input_names),
         "recurrence": {k: recurrence.get(k) for k in ("percentage", "resolution")} if RECURRENCE_PLOTS in net.input_names else None,
     }
-    weighting = build_weighting(loss_weighting["method"], specs, **dict(loss_weighting.get("options") or {}))
+    weighting = build_weighting(loss_weighting["method"], specs, **weighting_options(loss_weighting, config.seed))
     train = task_arrays(select_inputs(net.input_names, train_plots, train_windows, "train"), train_labels, names)
     val = task_arrays(select_inputs(net.input_names, val_plots, val_windows, "val"), val_labels, names)
     weights = None
