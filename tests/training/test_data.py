@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from insole_mtl.training.data import (
 from insole_mtl.encoding.recurrence import unpack_recurrence_plots_torch
+from insole_mtl.training.data import (
     BatchLoader,
     TaskArrays,
     UnpackRecurrencePlots,
