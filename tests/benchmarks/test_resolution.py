@@ -19,7 +19,8 @@ from insole_mtl.benchmarks.resolution import (
     stored_inputs,
     tasks_for,
 )
-from insole_mtl.models import build_model, count_macs, count_parameters
+from insole_mtl.efficiency.complexity import count_macs, count_parameters
+from insole_mtl.models import build_model
 
 TASKS = tasks_for(7)
 
@@ -73,8 +74,8 @@ def test_parameters_are_those_of_freshly_built_models(costs_14):
 def test_macs_match_count_macs_and_scale_with_the_feature_map_area(costs_14):
     model = build_model("mobilenetv2", 14, TASKS)
     assert costs_14["mobilenetv2@160"]["macs"] == count_macs(model, (14, 160, 160), include_elementwise=False)
-    assert costs_14["mobilenetv2@160"]["macs_ptflops_total"] == count_macs(model, (14, 160, 160), include_elementwise=True)
-    assert costs_14["mobilenetv2@160"]["macs_ptflops_total"] > costs_14["mobilenetv2@160"]["macs"]
+    assert costs_14["mobilenetv2@160"]["macs_with_elementwise"] == count_macs(model, (14, 160, 160), include_elementwise=True)
+    assert costs_14["mobilenetv2@160"]["macs_with_elementwise"] > costs_14["mobilenetv2@160"]["macs"]
     assert costs_14["cnn1d"]["inputs"] == {"windows": [14, 160]}
     assert costs_14["mobilenetv2@160+amplitude"]["inputs"] == {"recurrence_plots": [14, 160, 160], "windows": [14, 160]}
     # Why not exactly 1/4: convolution MACs are proportional to each layer's OUTPUT area. The 1x1 stem
@@ -84,7 +85,7 @@ def test_macs_match_count_macs_and_scale_with_the_feature_map_area(costs_14):
     # ~275 M MACs) do not scale; the 1e-3 margin covers them and the amplitude layers (~8 K).
     for res, sides in [(80, (82, 41, 21)), (40, (42, 21, 11))]:
         ratios = [(a / b) ** 2 for a, b in zip(sides, (162, 81, 41), strict=True)]
-        for key in ("macs", "macs_ptflops_total"):
+        for key in ("macs", "macs_with_elementwise"):
             r = costs_14[f"mobilenetv2@{res}"][key] / costs_14["mobilenetv2@160"][key]
             assert min(ratios) - 1e-3 <= r <= max(ratios) + 1e-3, (res, key, r)
     amp = costs_14["mobilenetv2@160+amplitude"]["macs"] - costs_14["mobilenetv2@160"]["macs"]

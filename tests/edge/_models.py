@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from insole_mtl.benchmarks.inference import model_inputs
+from insole_mtl.efficiency.inference import model_inputs
 from insole_mtl.encoding.recurrence import encode_recurrence_plots
 from insole_mtl.models import TaskSpec, build_model
 

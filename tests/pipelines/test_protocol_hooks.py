@@ -31,7 +31,7 @@ RESULT = {
     "tags": {"label": "MTL", "model": "mobilenetv2", "loss": "uncertainty", "optimizer": "adamw"},
     "config": {"model": {"name": "mobilenetv2", "options": {"bottlenecks": 4}}, "training": {"lr": 0.002}},
     "metrics": {"activity_accuracy": 0.9, "speed_mae": float("nan")},
-    "efficiency": {"params": 93417.0, "latency_cuda_ms": None},
+    "efficiency": {"params": 93417.0, "latency_ms_cuda_bs1": None},
     "training": {"best_epoch": 2, "stopped_epoch": 3},
     "history": [{"epoch": 1, "val_loss": 2.0}, {"epoch": 2, "val_loss": 1.0}],
 }

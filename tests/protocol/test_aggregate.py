@@ -25,7 +25,7 @@ def _result(fold, seed, tasks, metrics, params=1000.0, latency=2.0, stopped_epoc
         "seed": seed,
         "tags": {"label": "x", "model": "mobilenetv2", "tasks": "+".join(tasks), "loss": "uncertainty", "optimizer": "adamw"},
         "metrics": metrics,
-        "efficiency": {"params": params, "macs": 2e8, "size_mb": 0.4, "latency_cpu_ms": latency, "latency_cuda_ms": None},
+        "efficiency": {"params": params, "macs": 2e8, "model_size_mb": 0.4, "latency_ms_cpu_bs1": latency, "latency_ms_cuda_bs1": None},
         "training": {"best_epoch": stopped_epoch - 1, "stopped_epoch": stopped_epoch, "train_seconds": 1.0},
         "history": [{"epoch": 1, "val_loss": 1.0}],
         "confusion_matrix": [[1, 0], [0, 1]],
@@ -57,7 +57,7 @@ def test_runs_frame_has_one_row_per_run_in_variant_order(runs):
     assert list(dict.fromkeys(runs["variant"])) == ["mtl", "st_a", "st_s", "st_w"]
     mtl = runs[runs["variant"] == "mtl"]
     assert list(mtl["fold"]) == [0, 0, 1] and list(mtl["seed"]) == [0, 1, 0]
-    assert math.isnan(mtl["latency_cuda_ms"].iloc[0])  # None -> NaN
+    assert math.isnan(mtl["latency_ms_cuda_bs1"].iloc[0])  # None -> NaN
     assert "confusion_matrix" not in runs.columns and "history" not in runs.columns
 
 

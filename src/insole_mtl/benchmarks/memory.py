@@ -12,7 +12,7 @@ Parameters (task definitions, split, oversampling, recurrence, model, training) 
 ``conf/base/parameters*.yml`` of the project the command runs in; ``--n-subjects`` and
 ``--duration-scale`` (1.0 = the paper's full durations) size the synthetic cohort.
 
-:func:`inference_peak_rss` measures batch-1 inference the same way (used by the benchmark stage).
+:func:`insole_mtl.efficiency.memory.inference_peak_rss` measures batch-1 inference the same way (the benchmark stage).
 """
 
 from __future__ import annotations
@@ -33,121 +33,10 @@ from typing import Any
 
 import torch
 
+from insole_mtl.efficiency.memory import run_child
+
 logger = logging.getLogger(__name__)
 
-
-
-def _child_env() -> dict[str, str]:
-    # The child must import insole_mtl exactly as this process does (src layout, editable or not).
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-
-
-#: Child-side peak-RSS probe in KiB. ``ru_maxrss`` is NOT reset by exec on Linux, so a child forked from a
-#: big parent reports the parent's peak; ``VmHWM`` belongs to the new address space and is. Falls back to
-#: ``ru_maxrss`` where /proc is absent (macOS).
-_PEAK_KB_SOURCE = """
-def _peak_kb():
-    try:
-        with open("/proc/self/status") as _f:
-            for _line in _f:
-                if _line.startswith("VmHWM:"):
-                    return int(_line.split()[1])
-    except OSError:
-        pass
-    import resource as _r
-    return _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * (1 if __import__("sys").platform != "darwin" else 1 / 1024)
-"""
-
-
-def run_child(code: str, stdin: bytes = b"", timeout: float = 3600.0) -> dict[str, Any]:
-    """Run ``code`` in a fresh interpreter; it must print one JSON object as its last stdout line.
-
-    The returned dict gets ``peak_rss_mb`` (the child's own peak RSS, ``VmHWM``, in MiB) and ``wall_s`` added.
-    """
-    wrapped = _PEAK_KB_SOURCE + code + textwrap.dedent(
-        """
-        import json as _json, sys as _sys
-        _result["peak_rss_kb"] = _peak_kb()
-        _sys.stdout.write("\\n" + _json.dumps(_result) + "\\n")
-        """
-    )
-    start = time.perf_counter()
-    process = subprocess.run(
-        [sys.executable, "-c", wrapped], input=stdin, capture_output=True, timeout=timeout, env=_child_env()
-    )
-    wall = time.perf_counter() - start
-    if process.returncode != 0:
-        raise RuntimeError(f"memory-benchmark child failed (exit {process.returncode}):\n{process.stderr.decode()[-3000:]}")
-    lines = [line for line in process.stdout.decode().splitlines() if line.strip()]
-    result = json.loads(lines[-1])
-    result["peak_rss_mb"] = result.pop("peak_rss_kb") / 2**10
-    result["wall_s"] = wall
-    return result
-
-
-# --------------------------------------------------------------------------------------------------
-# Inference
-# --------------------------------------------------------------------------------------------------
-def _inference_code(kind: str, input_shape: tuple[int, ...]) -> str:
-    engine = (
-        "import onnxruntime as ort\n"
-        if kind == "onnx"
-        else "import torch\nimport insole_mtl.models.mobilenet, insole_mtl.models.recurrent\n"
-    )
-    run = (
-        "opts = ort.SessionOptions(); opts.log_severity_level = 3\n"
-        "model = ort.InferenceSession(blob, opts, providers=['CPUExecutionProvider'])\n"
-        "name = model.get_inputs()[0].name\n"
-        "for _ in range(3): model.run(None, {name: x})\n"
-        if kind == "onnx"
-        else "model = torch.load(io.BytesIO(blob), weights_only=False).eval()\n"
-        "xt = torch.from_numpy(x)\n"
-        "with torch.inference_mode():\n"
-        "    for _ in range(3): model(xt)\n"
-    )
-    return (
-        "import io, resource, sys\nimport numpy as np\n" + engine
-        + "baseline = _peak_kb()\n"
-        + "blob = sys.stdin.buffer.read()\n"
-        + f"x = (np.random.default_rng(0).random((1, *{tuple(input_shape)!r})) < 0.3).astype(np.float32)\n"
-        + run
-        + "_result = {'baseline_rss_kb': baseline}\n"
-    )  # fmt: skip
-
-
-def inference_peak_rss(
-    model: torch.nn.Module | None = None,
-    onnx_model: bytes | None = None,
-    onnx_model_int8: bytes | None = None,
-    input_shape: tuple[int, ...] = (14, 160, 160),
-) -> dict[str, float | None]:
-    """Peak RSS (MiB) of batch-1 inference (3 passes), each engine in a fresh subprocess.
-
-    Returns:
-        ``peak_rss_mb_{torch,onnx,int8}_bs1``: the child's peak RSS (interpreter + libraries + model +
-        inference; None for an engine not given) and ``inference_rss_mb_{...}_bs1``: the part above
-        the child's RSS right after importing the libraries (model + activations + arenas).
-    """
-    result: dict[str, float | None] = {}
-    blobs: dict[str, tuple[str, bytes | None]] = {
-        "torch": ("torch", _torch_bytes(model) if model is not None else None),
-        "onnx": ("onnx", onnx_model),
-        "int8": ("onnx", onnx_model_int8),
-    }
-    for key, (kind, blob) in blobs.items():
-        if blob is None:
-            result[f"peak_rss_mb_{key}_bs1"] = result[f"inference_rss_mb_{key}_bs1"] = None
-            continue
-        child = run_child(_inference_code(kind, input_shape), stdin=blob, timeout=600)
-        result[f"peak_rss_mb_{key}_bs1"] = child["peak_rss_mb"]
-        result[f"inference_rss_mb_{key}_bs1"] = child["peak_rss_mb"] - child["baseline_rss_kb"] / 2**10
-    return result
-
-
-def _torch_bytes(model: torch.nn.Module) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(model.to("cpu"), buffer)
-    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ Configurations (tasks: activity with ``--classes`` classes, speed and weight reg
 
 Per configuration:
 
-``parameters``          :func:`~insole_mtl.models.complexity.count_parameters`
+``parameters``          :func:`~insole_mtl.efficiency.complexity.count_parameters`
 ``macs``                convolutions + linear (+ recurrent gate) layers only, what the paper's MAC
                         column counts (``count_macs(..., include_elementwise=False)``), one window
-``macs_ptflops_total``  ptflops' own total, with BatchNorm/ReLU/pooling element-wise ops
+``macs_with_elementwise``  ptflops' own total, with BatchNorm/ReLU/pooling element-wise ops
 ``stored_bytes``        bytes per window of what the pipeline stores for the model: bit-packed plots
                         ``C * L * ceil(L/8)`` at ``R = L``, uint8 counts ``C * R * R`` below, float32
                         raw windows ``4 * C * L`` (the sum when a model reads both)
@@ -74,7 +74,7 @@ from insole_mtl.encoding.recurrence import encode_recurrence_plots, packed_width
 from insole_mtl.models import TaskSpec, build_model
 from insole_mtl.models.base import RECURRENCE_PLOTS, WINDOWS, MultitaskModel
 from insole_mtl.models.cnn1d import ResidualCNN1d
-from insole_mtl.models.complexity import count_macs, count_parameters
+from insole_mtl.efficiency.complexity import count_macs, count_parameters
 from insole_mtl.training.data import default_input_transform
 from insole_mtl.training.engine import TrainConfig, autocast_context, cpu_supports_bf16
 from insole_mtl.training.losses import masked_task_losses
@@ -94,7 +94,7 @@ RESULT_KEYS: tuple[str, ...] = (
     "warmup", "max_seconds", "precisions", "baseline", "configurations", "table",
 )  # fmt: skip
 CONFIGURATION_KEYS: tuple[str, ...] = (
-    "model", "options", "resolution", "inputs", "parameters", "macs", "macs_ptflops_total", "stored_bytes",
+    "model", "options", "resolution", "inputs", "parameters", "macs", "macs_with_elementwise", "stored_bytes",
     "stored_bytes_by_input", "fp32", "bf16", "speedup_fp32", "speedup_bf16",
 )  # fmt: skip
 
@@ -241,7 +241,7 @@ def configuration_costs(config: Configuration, channels: int, tasks: Sequence[Ta
         "inputs": {name: list(shape) for name, shape in zip(model.input_names, shapes, strict=True)},
         "parameters": count_parameters(model),
         "macs": macs,
-        "macs_ptflops_total": macs_total,
+        "macs_with_elementwise": macs_total,
         "stored_bytes": int(sum(by_input.values())),
         "stored_bytes_by_input": by_input,
     }
@@ -431,7 +431,7 @@ def format_table(configurations: dict[str, dict[str, Any]], precisions: Sequence
     for name, row in configurations.items():
         line = (
             f"{name:<26} {_fmt(row.get('parameters'), ',d'):>8} {_fmt(_mega(row.get('macs')), '.1f'):>8} "
-            f"{_fmt(_mega(row.get('macs_ptflops_total')), '.1f'):>8} {_fmt(row.get('stored_bytes'), ',d'):>9}"
+            f"{_fmt(_mega(row.get('macs_with_elementwise')), '.1f'):>8} {_fmt(row.get('stored_bytes'), ',d'):>9}"
         )
         for p in precisions:
             timing = row.get(p) or {}

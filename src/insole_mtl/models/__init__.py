@@ -1,4 +1,4 @@
-"""Multitask models (MobileNetV2 on recurrence plots; 1-D CNN, LSTM/GRU on raw windows) and complexity."""
+"""Multitask models (MobileNetV2 on recurrence plots; 1-D CNN, LSTM/GRU on raw windows)."""
 
 from insole_mtl.models.amplitude import AMPLITUDE_STATISTICS, AmplitudeBranch, amplitude_statistics
 from insole_mtl.models.base import (
@@ -12,7 +12,6 @@ from insole_mtl.models.base import (
     channel_statistics,
 )
 from insole_mtl.models.cnn1d import ResidualCNN1d
-from insole_mtl.models.complexity import count_macs, count_parameters, model_size_mb
 from insole_mtl.models.mobilenet import (
     FIVE_BOTTLENECKS,
     TABLE_II_BOTTLENECKS,
@@ -44,8 +43,5 @@ __all__ = [
     "bottleneck_rows",
     "build_model",
     "channel_statistics",
-    "count_macs",
-    "count_parameters",
     "model_input_kind",
-    "model_size_mb",
 ]

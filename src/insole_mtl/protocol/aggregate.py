@@ -63,11 +63,11 @@ METRICS: dict[str, Metric] = {
     "epochs": Metric("stopped_epoch", "epochs", 1.0, 1),
     "params_k": Metric("params", "params (K)", 1e-3, 1, additive=True),
     "macs_g": Metric("macs", "MACs (G)", 1e-9, 3, additive=True),
-    "size_mb": Metric("size_mb", "size (MB)", 1.0, 2, additive=True),
-    "latency_cpu_ms": Metric("latency_cpu_ms", "CPU latency ms", 1.0, 2, additive=True),
-    "latency_cuda_ms": Metric("latency_cuda_ms", "GPU latency ms", 1.0, 2, additive=True),
+    "size_mb": Metric("model_size_mb", "size (MB)", 1.0, 2, additive=True),
+    "latency_cpu_ms": Metric("latency_ms_cpu_bs1", "CPU latency ms", 1.0, 2, additive=True),
+    "latency_cuda_ms": Metric("latency_ms_cuda_bs1", "GPU latency ms", 1.0, 2, additive=True),
     "train_memory_mb": Metric("train_memory_mb", "train memory MB (est.)", 1.0, 1, additive=True),
-    "cuda_peak_mb": Metric("cuda_peak_mb", "GPU peak MB", 1.0, 1, additive=True),
+    "cuda_peak_mb": Metric("cuda_peak_train_mb", "GPU peak MB", 1.0, 1, additive=True),
 }
 
 
@@ -328,7 +328,7 @@ def complexity_markdown(frame: pd.DataFrame) -> str:
             f"{_fmt(row['size_mb_paper'], 2)} | {note} |"
         )
     lines.append("")
-    lines.append("MACs: ptflops (pytorch backend) at batch 1 for the run's input size (see insole_mtl.models.complexity).")
+    lines.append("MACs: convolutions, linear and recurrent layers (ptflops, pytorch backend) at batch 1 for the run's input size (see insole_mtl.efficiency.complexity).")
     return "\n".join(lines) + "\n"
 
 

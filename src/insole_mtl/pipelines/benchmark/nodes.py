@@ -4,7 +4,7 @@
 latencies (PyTorch, ONNX Runtime fp32/int8, CUDA), throughput, peak memory, MTL vs single-task;
 ``evaluate_edge_models`` -> ONNX-vs-PyTorch agreement and the int8 accuracy cost on labelled test windows;
 ``report_efficiency`` -> ``efficiency.json`` and its MLflow metrics. Settings: ``params:benchmark``
-(:class:`insole_mtl.benchmarks.inference.BenchmarkConfig`; missing keys take its defaults).
+(:class:`insole_mtl.efficiency.inference.BenchmarkConfig`; missing keys take its defaults).
 
 Every node gets a split's recurrence plots AND its raw windows and reads only what the model reads
 (``model.input_names``: ``recurrence_plots`` and/or ``windows``), so a raw-signal model's run, whose
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from insole_mtl.benchmarks.inference import (
+from insole_mtl.efficiency.inference import (
     PAPER_TABLE_V,
     BenchmarkConfig,
     evenly_spaced,
@@ -43,7 +43,7 @@ from insole_mtl.edge.onnx_export import (
 )
 from insole_mtl.edge.quantization import accuracy_cost, quantize_int8
 from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS
-from insole_mtl.models.complexity import count_macs, count_parameters, model_size_mb
+from insole_mtl.efficiency.complexity import count_macs, count_parameters, model_size_mb
 
 logger = logging.getLogger(__name__)
 
@@ -147,10 +147,11 @@ def measure_efficiency(
             the model reads are used (its first window is the example).
 
     Returns:
-        ``params``, ``macs``, ``model_size_mb``, ``onnx_model_kb``, ``onnx_int8_model_kb``, ``input_names``,
+        ``params``, ``macs`` (convolutions, linear and recurrent layers: the paper's column),
+        ``macs_with_elementwise`` (+ BatchNorm, activation and pooling element counts), ``model_size_mb``, ``onnx_model_kb``, ``onnx_int8_model_kb``, ``input_names``,
         ``input_shapes`` (``{name: model-ready shape of one window}``, e.g. ``{"recurrence_plots": [14, 40, 40],
         "windows": [14, 160]}``), ``input_formats`` (``{name: "packed" | "counts" | "plots" | "raw"}``: how the
-        split stores it) and the figures of :func:`insole_mtl.benchmarks.inference.measure_inference`
+        split stores it) and the figures of :func:`insole_mtl.efficiency.inference.measure_inference`
         (``latency_ms_cpu_bs1``, ``latency_ms_onnx_bs1``, ``latency_ms_int8_bs1``, ..., ``mtl_vs_single_latency_ratio``,
         ``mtl_vs_single_params_ratio``).
     """
@@ -162,6 +163,7 @@ def measure_efficiency(
     result: dict[str, Any] = {
         "params": count_parameters(model),
         "macs": count_macs(model, input_shapes(example)),
+        "macs_with_elementwise": count_macs(model, input_shapes(example), include_elementwise=True),
         "model_size_mb": model_size_mb(model),
         "onnx_model_kb": len(onnx_model) / 1024 if onnx_model else None,
         "onnx_int8_model_kb": len(onnx_model_int8) / 1024 if onnx_model_int8 else None,

@@ -42,7 +42,9 @@ from insole_mtl.protocol.design import (
     run_tags,
     stage_parameters,
 )
-from insole_mtl.protocol.efficiency import example_window, model_efficiency
+from insole_mtl.efficiency.figures import model_efficiency
+from insole_mtl.efficiency.inference import model_inputs
+from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS
 from insole_mtl.training.data import select_inputs
 from insole_mtl.training.engine import predict
 
@@ -140,19 +142,10 @@ def configure_run(
 def measure_run_efficiency(
     model: torch.nn.Module, plots: np.ndarray, windows: np.ndarray, efficiency: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Parameters, MACs, size, batch-1 latency and training memory of a run's model (see protocol.efficiency).
-
-    Raises:
-        ValueError: a model with several inputs (``amplitude_features`` on a plot model): the protocol's
-            efficiency figures are measured on one input tensor.
-    """
-    if len(model.input_names) != 1:
-        raise ValueError(
-            f"protocol efficiency: model inputs {list(model.input_names)}; the protocol measures single-input models "
-            "(the paper's plot models and the raw-signal models) — leave model.options.amplitude_features off in "
-            "protocol variants"
-        )
-    return model_efficiency(model, example_window(select_inputs(model.input_names, plots, windows, "test")), efficiency)
+    """Parameters, MACs, size, batch-1 latency and training memory of a run's model on its first test window
+    (the inputs the model reads; :func:`insole_mtl.efficiency.figures.model_efficiency`)."""
+    example = model_inputs(model, {RECURRENCE_PLOTS: plots, WINDOWS: windows}, [0])
+    return model_efficiency(model, example, efficiency)
 
 
 def summarise_run(

@@ -10,8 +10,8 @@ Definitions
   - ``Conv1d/2d/3d``: kernel_h * kernel_w * (in / groups) * out per output position, plus
     one per output element for a bias;
   - ``Linear``: in * out (+ out for the bias) per row;
-  - ``BatchNorm``: 2 per input element (affine), ``ReLU``/``ReLU6``: 1 per element,
-    pooling layers: 1 per input element;
+  - only with ``include_elementwise=True`` (``macs_with_elementwise``): ``BatchNorm``: 2 per input
+    element (affine), ``ReLU``/``ReLU6``: 1 per element, pooling layers: 1 per input element;
   - ``LSTM``/``GRU``: the gate matrix products, the bias additions and ptflops' count of
     the element-wise gate operations, per time step (it assumes ``batch_first``, which our
     recurrent model uses);
@@ -70,7 +70,7 @@ _ELEMENTWISE_MODULES: list[type[nn.Module]] = [
 
 
 def count_macs(
-    model: nn.Module, input_shape: tuple[int, ...] | tuple[tuple[int, ...], ...], include_elementwise: bool = True
+    model: nn.Module, input_shape: tuple[int, ...] | tuple[tuple[int, ...], ...], include_elementwise: bool = False
 ) -> int:
     """Multiply-accumulates of one forward pass at batch size 1 (ptflops, pytorch backend).
 
@@ -89,9 +89,9 @@ def count_macs(
     int
         MACs (see the module docstring for what is counted).
     include_elementwise:
-        True (ptflops' default): BatchNorm, ReLU/ReLU6 and pooling element counts are
-        included. False: only convolutions, linear and recurrent layers (the usual
-        "multiply-accumulate" reading of a paper table).
+        False (default): only convolutions, linear and recurrent layers — the paper's "MACs"
+        column and every ``macs`` figure of this project. True (ptflops' own default): BatchNorm,
+        ReLU/ReLU6 and pooling element counts are added (reported as ``macs_with_elementwise``).
     """
     shapes = input_shape if input_shape and isinstance(input_shape[0], (tuple, list)) else (input_shape,)
     shapes = tuple(tuple(int(d) for d in shape) for shape in shapes)  # type: ignore[union-attr]

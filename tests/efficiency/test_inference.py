@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from insole_mtl.benchmarks.inference import (
+from insole_mtl.efficiency.inference import (
     BenchmarkConfig,
     evenly_spaced,
     input_shapes,
@@ -20,7 +20,7 @@ from insole_mtl.benchmarks.inference import (
 )
 from insole_mtl.encoding.recurrence import encode_recurrence_plots, unpack_recurrence_plots
 from insole_mtl.models import TaskSpec, build_model
-from insole_mtl.models.complexity import count_parameters
+from insole_mtl.efficiency.complexity import count_parameters
 
 TASKS = [TaskSpec("activity", "classification", 7), TaskSpec("speed", "regression", 1), TaskSpec("weight", "regression", 1)]
 SMALL = {"bottlenecks": [(2, 8, 1, 1)], "stem_channels": 8, "last_channels": 16, "embedding_dim": 8}

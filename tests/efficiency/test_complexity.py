@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from insole_mtl.models.complexity import count_macs, count_parameters, model_size_mb
+from insole_mtl.efficiency.complexity import count_macs, count_parameters, model_size_mb
 from insole_mtl.models.mobilenet import MultitaskMobileNetV2
 from insole_mtl.models.recurrent import RecurrentMultitaskNet
 from insole_mtl.models import TaskSpec
@@ -33,27 +33,28 @@ def test_count_macs_exact_on_tiny_modules() -> None:
     conv = nn.Conv2d(2, 4, 3, padding=1)
     assert count_macs(conv, (2, 5, 5)) == 1800 + 100
     assert count_macs(nn.Linear(10, 3), (10,)) == 33
-    # BN on 4 x 5 x 5: 2 per element; excluded when include_elementwise=False
-    block = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4))
-    assert count_macs(block, (2, 5, 5)) == 1800 + 200
-    assert count_macs(block, (2, 5, 5), include_elementwise=False) == 1800
+    # BN on 4 x 5 x 5: 2 per element, counted only with include_elementwise=True (not the paper's MACs)
+    block = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU6())
+    assert count_macs(block, (2, 5, 5)) == 1800
+    assert count_macs(block, (2, 5, 5), include_elementwise=True) == 1800 + 200 + 100
 
 
 def test_count_macs_dict_model_and_restores_mode() -> None:
     # Table II MobileNetV2 at 160 x 160, batch 1. Paper: 0.340 GMACs.
     model = MultitaskMobileNetV2(14, TASKS).train()
-    assert count_macs(model, (14, 160, 160)) == 307_699_977  # with BN/ReLU6/pool element counts
+    assert count_macs(model, (14, 160, 160), include_elementwise=True) == 307_699_977  # with BN/ReLU6/pool element counts
     assert model.training
 
 
 def test_count_macs_conv_linear_only_mobilenet() -> None:
     model = MultitaskMobileNetV2(14, TASKS)
-    assert count_macs(model, (14, 160, 160), include_elementwise=False) == 275_306_185
+    assert count_macs(model, (14, 160, 160)) == 275_306_185  # the paper's definition: conv + linear
 
 
 def test_count_macs_recurrent() -> None:
     model = RecurrentMultitaskNet("gru", 14, TASKS)
-    assert count_macs(model, (14, 160)) == 97_223_433
+    assert count_macs(model, (14, 160)) == 97_223_369  # gates' matrix products and ptflops' gate ops
+    assert count_macs(model, (14, 160), include_elementwise=True) == 97_223_369 + 64  # + the shared layer's ReLU
 
 
 def test_count_macs_rejects_batch_shape() -> None:

@@ -1,9 +1,11 @@
+"""Timing helpers: warm-up then timed calls, ms summaries, eager PyTorch latency."""
+
 import re
 
 import pytest
 import torch
 
-from insole_mtl.evaluation.efficiency import measure_latency, summarise_ms, time_calls
+from insole_mtl.efficiency.latency import summarise_ms, time_calls, torch_latency
 
 
 def test_time_calls_runs_warmup_untimed_then_repeats():
@@ -21,7 +23,7 @@ def test_time_calls_rejects_bad_counts():
         time_calls(lambda: None, warmup=0, repeats=0)
 
 
-def test_measure_latency_sets_eval_mode():
+def test_torch_latency_sets_eval_mode():
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Dropout(0.5))
-    stats = measure_latency(model, torch.zeros(1, 3), warmup=1, repeats=2)
+    stats = torch_latency(model, torch.zeros(1, 3), warmup=1, repeats=2)
     assert not model.training and set(stats) == {"mean", "std", "median", "min"}
