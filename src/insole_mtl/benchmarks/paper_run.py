@@ -1,12 +1,12 @@
-"""Wall time of one paper-protocol run, stage by stage, on this machine (issues #4 and #5).
+"""Wall time of one paper-protocol run, stage by stage, on this machine.
 
 ``python -m insole_mtl.benchmarks paper_run [--env paper] [--max-epochs N] [--runs-in-protocol 25]``
 
-Runs the same domain functions as the ``insole_mtl`` pipeline — synthetic cohort, labels, windows,
-subject split, (optional) Borderline-SMOTE, recurrence-plot encoding of train/val/test, training with
-early stopping, test predictions and metrics — in one process without Kedro or MLflow, so it also
-runs on a bare GPU machine. Parameters are ``conf/base/parameters*.yml`` overlaid with
-``conf/<env>/parameters*.yml`` (top-level keys replaced, as Kedro's config loader does).
+Runs the registered ``insole_mtl`` pipeline of the environment stage by stage, as slices with Kedro's
+runner on the environment's catalog (a scratch copy: nothing of the user's is overwritten): synthetic
+cohort, windows, subject split, Borderline-SMOTE, recurrence-plot encoding of train/val/test, training
+with early stopping, test predictions and metrics. ``--max-epochs`` and ``--device`` are runtime
+parameters (``training.max_epochs``, ``training.device``), as ``kedro run --params`` would give them.
 
 Reported: seconds per stage, epochs run, seconds per epoch, training windows/s, the fraction of step
 time spent waiting for data, test metrics, and the projected wall time of the whole protocol
@@ -24,10 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from insole_mtl.benchmarks.memory import load_parameters
+from insole_mtl.benchmarks._kedro import PipelineSlices, scratch_conf
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +34,23 @@ logger = logging.getLogger(__name__)
 PAPER_EPOCHS = 114
 
 
-def run_parameters(conf: Path, env: str | None) -> dict[str, Any]:
-    """conf/base parameters with conf/<env> top-level keys replacing them."""
-    params = load_parameters(conf / "base")
-    if env:
-        params.update(load_parameters(conf / env))
-    return params
+#: the stages of one run: node names of the ``insole_mtl`` pipeline (``configure_run`` gives each its settings)
+STAGES: dict[str, tuple[str, ...]] = {
+    "cohort": ("acquire_raw_cohort", "prepare_recordings"),
+    "windowing": ("window_recordings",),
+    "split": ("split_subjects",),
+    "oversampling": ("configure_run", "partition_by_split", "oversample_training_windows"),
+    "encoding": ("configure_run", "encode_train_recurrence_plots", "encode_val_recurrence_plots", "encode_test_recurrence_plots"),
+    "training": ("configure_run", "train_multitask_model"),
+    "evaluation": ("configure_run", "predict_test_windows", "compute_test_metrics"),
+}
+_PREPARATION = ("cohort", "windowing", "split", "oversampling", "encoding")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m insole_mtl.benchmarks paper_run", description=__doc__.split("\n")[0])
-    parser.add_argument("--conf", type=Path, default=Path("conf"), help="the project's conf folder")
-    parser.add_argument("--env", default="paper", help="conf environment laid over base ('' = base only)")
+    parser.add_argument("--project", type=Path, default=Path.cwd(), help="the Kedro project (default: the working directory)")
+    parser.add_argument("--env", default="paper", help="Kedro environment")
     parser.add_argument("--max-epochs", type=int, default=None, help="cap on epochs (default: the env's max_epochs)")
     parser.add_argument("--expected-epochs", type=int, default=PAPER_EPOCHS, help="epochs per run for the projection")
     parser.add_argument("--runs-in-protocol", type=int, default=25, help="5 folds x 5 seeds")
@@ -56,99 +60,43 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """One run at the env's scale; returns stage timings, training speed, metrics and the protocol projection."""
-    from insole_mtl.encoding.recurrence import encode_recurrence_plots
-    from insole_mtl.evaluation.metrics import evaluate_predictions
-    from insole_mtl.models import build_model
-    from insole_mtl.signals.labels import label_recordings
-    from insole_mtl.signals.oversample import oversample_windows
-    from insole_mtl.signals.split import split_subjects
-    from insole_mtl.signals.windows import make_windows, partition_windows
-    from insole_mtl.sources.synthetic import SyntheticCohortConfig, generate_cohort
-    from insole_mtl.tasks import task_specs
-    from insole_mtl.training.data import TaskArrays
-    from insole_mtl.training.engine import TrainConfig, fit_target_scaling, predict, train_model
-    from insole_mtl.training.weighting import build_weighting
-
     args = _parser().parse_args(list(argv or []))
-    p = run_parameters(args.conf, args.env or None)
-    stages: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stages[name] = round(now - clock, 3)
-        logger.info("stage %-10s %8.1f s", name, stages[name])
-        clock = now
-
-    cohort = generate_cohort(SyntheticCohortConfig.from_params(p["synthetic"]))
-    labels, _ = label_recordings(cohort.recording_index, cohort.subjects, p["tasks"])
-    lap("cohort")
-    windows, window_labels, _ = make_windows(cohort.recordings, labels, p["channels"], **p["windowing"])
-    split = split_subjects(cohort.subjects, **p["split"])
-    parts = partition_windows(windows, window_labels, split)
-    del windows
-    lap("windowing")
-    train_windows, train_labels = parts["train"]
-    o = p["oversampling"]
-    if o.get("enabled", True):
-        train_windows, train_labels, _ = oversample_windows(
-            train_windows, train_labels, target_ratio=float(o["target_ratio"]), k_neighbors=int(o["k_neighbors"]),
-            m_neighbors=int(o["m_neighbors"]), kind=str(o["kind"]), seed=int(o["seed"]),
-        )  # fmt: skip
-    lap("oversampling")
-    r = p["recurrence"]
-    encoded = {
-        name: encode_recurrence_plots(w, percentage=float(r["percentage"]), chunk_size=int(r["chunk_size"]))
-        for name, w in (("train", train_windows), ("val", parts["val"][0]), ("test", parts["test"][0]))
-    }
-    lap("encoding")
-
-    specs = task_specs(p["tasks"], p["model"].get("tasks"))
-    names = [s.name for s in specs]
-
-    def arrays(inputs: np.ndarray, frame: Any) -> TaskArrays:
-        return TaskArrays(inputs, {k: frame[k].to_numpy(np.int64 if k == "activity" else np.float64) for k in names})
-
-    training = dict(p["training"])
+    params: dict[str, Any] = {}
     if args.max_epochs is not None:
-        training["max_epochs"] = args.max_epochs
+        params["training.max_epochs"] = args.max_epochs
     if args.device is not None:
-        training["device"] = args.device
-    config = TrainConfig.from_params(training)
-    torch.manual_seed(config.seed)
-    net = build_model(p["model"]["name"], in_channels=len(p["channels"]), tasks=specs, **dict(p["model"].get("options") or {}))
-    weighting = build_weighting(p["loss_weighting"]["method"], specs, **dict(p["loss_weighting"].get("options") or {}))
-    train, val = arrays(encoded["train"], train_labels), arrays(encoded["val"], parts["val"][1])
-    fit_target_scaling(net, specs, train.targets)
-    result = train_model(net, weighting, train, val, specs, config)
-    net.load_state_dict(result.best_state)
-    lap("training")
-    test_labels = parts["test"][1].reset_index(drop=True)
-    outputs = predict(net, encoded["test"], batch_size=int(p["evaluation"]["batch_size"]), device=str(p["evaluation"].get("device", "auto")))
-    metrics = evaluate_predictions(test_labels, outputs, list(p["tasks"]["activity"]["classes"]))
-    lap("evaluation")
-
-    history = result.history
+        params["training.device"] = args.device
+    stages: dict[str, float] = {}
+    with scratch_conf(args.project, args.env) as conf:
+        slices = PipelineSlices(args.project, conf, args.env, "insole_mtl", params)
+        try:
+            for stage, nodes in STAGES.items():
+                stages[stage] = round(slices.run(nodes), 3)
+                logger.info("stage %-12s %8.1f s", stage, stages[stage])
+            history = slices.load("training_history")
+            summary = slices.load("training_summary")
+            metrics = slices.load("metrics")
+            windows = {split: int(len(slices.load(f"{split}.window_labels"))) for split in ("train", "val", "test")}
+        finally:
+            slices.close()
     epochs = int(len(history))
     epoch_s = float(history["epoch_seconds"].mean())
-    prep = stages["cohort"] + stages["windowing"] + stages["oversampling"] + stages["encoding"]
+    prep = sum(stages[stage] for stage in _PREPARATION)
     per_run_projected = epoch_s * args.expected_epochs + stages["evaluation"]
     out = {
         "env": args.env,
-        "device": result.device,
-        "precision": result.precision,
+        "device": summary.get("device"),
+        "precision": summary.get("precision"),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "threads": torch.get_num_threads(),
-        "windows": {name: int(len(v)) for name, v in encoded.items()},
+        "windows": windows,
         "stages_s": stages,
         "epochs_run": epochs,
-        "best_epoch": int(result.best_epoch),
-        "stopped_early": bool(result.stopped_early),
+        "best_epoch": summary.get("best_epoch"),
         "seconds_per_epoch": round(epoch_s, 3),
         "train_windows_per_s": round(float(history["windows_per_second"].mean()), 1),
         "data_wait_fraction": round(float(history["data_wait_fraction"].mean()), 4),
-        "test_metrics": {k: float(v) for k, v in metrics.items()},
+        "test_metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
         "one_run_s": round(sum(stages.values()), 1),
         "projected_run_s_at_expected_epochs": round(prep + per_run_projected, 1),
         "projected_protocol_s": round(prep + args.runs_in_protocol * per_run_projected, 1),
@@ -158,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     logger.info(
         "one run: %d epochs (%.2f s/epoch, %.0f windows/s, data wait %.1f %%) in %.0f s on %s/%s; projected protocol "
         "(%d runs x %d epochs) %.1f min", epochs, epoch_s, out["train_windows_per_s"], 100 * out["data_wait_fraction"],
-        out["one_run_s"], result.device, result.precision, args.runs_in_protocol, args.expected_epochs,
+        out["one_run_s"], out["device"], out["precision"], args.runs_in_protocol, args.expected_epochs,
         out["projected_protocol_s"] / 60,
     )  # fmt: skip
     return out
