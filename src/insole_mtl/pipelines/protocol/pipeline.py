@@ -22,8 +22,6 @@ a run's values enter only through its parameter mapping (``params:variant`` ->
 
 from __future__ import annotations
 
-from functools import partial
-
 from kedro.pipeline import Pipeline, node
 
 from insole_mtl.pipelines.encoding.nodes import encode_windows
@@ -66,10 +64,14 @@ def parse_run_namespace(namespace: str | None) -> tuple[str, str, str] | None:
 
 
 def _named_partial(func, *args):  # noqa: ANN001, ANN202
-    """``partial(func, *args)`` with ``func``'s name and docstring (kedro-viz shows them), but without
-    ``__wrapped__``: Kedro's parameter validation reads the signature, which must be the bound one."""
-    bound = partial(func, *args)
-    bound.__name__, bound.__qualname__, bound.__doc__ = func.__name__, func.__qualname__, func.__doc__
+    """``func`` with its leading arguments bound (the design, the run keys), as a plain function named like
+    ``func`` (kedro-viz shows its name and docstring). Not a ``functools.partial``: Kedro's parameter
+    validation reads a node function's signature and type hints, which must be those of the node's inputs."""
+
+    def bound(*inputs):  # noqa: ANN002, ANN202
+        return func(*args, *inputs)
+
+    bound.__name__, bound.__qualname__, bound.__doc__, bound.__module__ = func.__name__, func.__qualname__, func.__doc__, func.__module__
     return bound
 
 
