@@ -54,7 +54,8 @@ def test_configure_protocol_then_run_resolve_stage_override_and_variant():
     assert windowing == {"length": 32, "stride": 80} and recurrence == {"percentage": 10, "resolution": None}
     assert oversampling == {"method": "borderline_smote"} and encoding_model == {}
     assert evaluation == {"batch_size": 256, "device": "cpu"}
-    assert fold_split(STAGES["split"], defaults, 2) == {"n_folds": 5, "seed": 42, "val_fold": 2, "test_seed": 42}
+    assert fold_split("fold_2", STAGES["split"], defaults) == {"n_folds": 5, "seed": 42, "val_fold": 2, "test_seed": 42}
+    assert (defaults["folds"], defaults["seeds"], list(defaults["variants"])) == ({"fold_0": 0, "fold_2": 2}, {"seed_0": 7}, ["st"])
     model, weighting, training, run_evaluation, info = configure_run(VARIANTS["st"], 2, 7, defaults)
     assert model == {"name": "gru", "options": {}, "tasks": ["speed"]}
     assert weighting == {"method": "uncertainty", "options": {}}

@@ -78,17 +78,23 @@ def test_folds_and_runs_run_the_single_runs_stage_nodes(pipeline):
         assert all(n.func is func for n in pipeline.nodes if n.name.endswith("." + name))
 
 
-def test_run_identity_enters_through_the_parameter_mapping(pipeline):
+def test_parameters_are_read_once_and_runs_get_their_values_from_the_protocol(pipeline):
     configure = _node(pipeline, "protocol.lstm.fold_3.seed_1.configure_run")
-    assert configure.inputs == [
-        "params:protocol_variants.lstm", "params:protocol.folds.fold_3", "params:protocol.seeds.seed_1", "protocol.run_defaults",
-    ]  # fmt: skip
-    # the stage parameters are read once for the whole protocol, not once per run
-    readers = sorted(n.name for n in pipeline.nodes if "params:training" in n.inputs or "params:model" in n.inputs)
+    assert configure.inputs == ["protocol.run_defaults"]
+    defaults = {
+        "model": {"name": "mobilenetv2", "options": {}, "tasks": None}, "loss_weighting": {"method": "uncertainty"},
+        "training": {"seed": 42}, "evaluation": {}, "task_names": ["activity"], "overrides": {},
+        "folds": {"fold_0": 0, "fold_3": 3}, "seeds": {"seed_0": 0, "seed_1": 11},
+        "variants": {"mtl": {}, "lstm": {"model": {"name": "lstm"}}},
+    }  # fmt: skip
+    model, _, training, _, info = configure.func(defaults)
+    assert model["name"] == "lstm" and training["seed"] == 11 and (info["fold"], info["seed"]) == (3, 11)
+    # the stage and protocol parameters are read once for the whole protocol, not once per run
+    readers = sorted(n.name for n in pipeline.nodes if {"params:training", "params:protocol", "params:protocol_variants"} & set(n.inputs))
     assert readers == ["protocol.configure_protocol"]
-    assert _node(pipeline, "protocol.fold_3.configure_split").inputs == [
-        "params:split", "protocol.run_defaults", "params:protocol.folds.fold_3",
-    ]  # fmt: skip
+    split = _node(pipeline, "protocol.fold_3.configure_split")
+    assert split.inputs == ["params:split", "protocol.run_defaults"]
+    assert split.func({"n_folds": 5, "seed": 1}, defaults) == {"n_folds": 5, "seed": 1, "val_fold": 3, "test_seed": 1}
     assert _node(pipeline, "protocol.fold_3.oversample_training_windows").inputs[2] == "protocol.oversampling_config"
     assert _node(pipeline, "protocol.fold_3.encode_train_recurrence_plots").inputs == [
         "protocol.fold_3.train_oversampled.windows", "protocol.recurrence_config", "protocol.encoding_model",
@@ -200,3 +206,23 @@ def test_protocol_pipelines_resolve_every_dataset(dry_run, env, runs):
     assert kinds["protocol.mtl_mobilenetv2.fold_1.seed_0.mlflow_model"] == "DiscardDataset"
     assert kinds["protocol.reports.table_iii"] == "CSVDataset" and kinds["protocol.reports.paper_tables"] == "TextDataset"
     assert kinds["protocol.summary_metrics"] == "MlflowMetricsHistoryDataset"
+
+
+@pytest.mark.e2e
+def test_a_broken_protocol_configuration_fails_that_pipeline_only(tmp_path):
+    work = copy_project(tmp_path / "project")
+    conf = work / "conf" / "test" / "parameters_protocol.yml"
+    conf.write_text(conf.read_text().replace("folds: {fold_0: 0, fold_1: 1}", "folds: {fold_0: 0}"))
+    env = kedro_environ()
+    single = subprocess.run(
+        ["kedro", "run", "--pipelines=insole_mtl", "--env=test", "--to-nodes=split_subjects"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert single.returncode == 0, single.stderr[-4000:]
+    protocol = subprocess.run(
+        ["kedro", "run", "--pipelines=insole_mtl_protocol", "--env=test"], cwd=work, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert protocol.returncode != 0
+    last = [line for line in protocol.stderr.splitlines() if line.strip()][-1]
+    assert last == "ValueError: protocol.folds lacks ['fold_1']: the pipeline's design runs ['fold_0', 'fold_1']"
+    assert "Traceback" not in single.stderr

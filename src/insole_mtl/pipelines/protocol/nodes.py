@@ -80,7 +80,7 @@ def configure_protocol(
 
     Returns:
         ``run_defaults`` (``model``, ``loss_weighting``, ``training``, ``evaluation``, ``task_names``,
-        ``overrides``), and the protocol-wide ``windowing``, ``oversampling_config``, ``recurrence_config``,
+        ``overrides``, and the design's ``folds``, ``seeds`` and ``variants`` values), and the protocol-wide ``windowing``, ``oversampling_config``, ``recurrence_config``,
         ``encoding_model`` (``{}``: every fold is encoded for every variant) and ``evaluation`` (analyses).
     """
     overrides = dict(protocol.get("overrides") or {})
@@ -93,6 +93,9 @@ def configure_protocol(
         "evaluation": stage_parameters(evaluation, overrides, "evaluation"),
         "task_names": list(tasks),
         "overrides": overrides,
+        "folds": {key: int(protocol["folds"][key]) for key in design.folds},
+        "seeds": {key: int(protocol["seeds"][key]) for key in design.seeds},
+        "variants": {name: dict(variants[name]) for name in design.variants},
     }
     return (
         defaults,
@@ -104,9 +107,15 @@ def configure_protocol(
     )
 
 
-def fold_split(split: Mapping[str, Any], defaults: Mapping[str, Any], val_fold: int) -> dict[str, Any]:
-    """The split of one fold: ``params:split`` + ``protocol.overrides.split``, ``val_fold`` set, test set fixed."""
-    return fold_split_parameters(split, defaults["overrides"], val_fold)
+def fold_split(fold_key: str, split: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The split of fold ``fold_key``: ``params:split`` + ``protocol.overrides.split``, its validation fold
+    (``protocol.folds.<fold_key>``) set, the test set fixed."""
+    return fold_split_parameters(split, defaults["overrides"], defaults["folds"][fold_key])
+
+
+def configure_protocol_run(run: RunKey, defaults: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """:func:`configure_run` for ``run``: its variant, validation fold and seed from ``run_defaults``."""
+    return configure_run(defaults["variants"][run.variant], defaults["folds"][run.fold_key], defaults["seeds"][run.seed_key], defaults)
 
 
 def configure_run(

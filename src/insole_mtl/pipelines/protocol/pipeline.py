@@ -15,9 +15,9 @@ Namespaces (kedro-viz collapses each):
 The run template is the single run's and the cross-validation's; the protocol only adds its own
 configuration nodes (which produce the template's ``*_config`` datasets), efficiency and summaries. The
 topology comes from a :class:`~insole_mtl.protocol.design.ProtocolDesign` (one per registered pipeline);
-a run's values enter only through its parameter mapping (``params:variant`` ->
-``params:protocol_variants.<variant>``, ``params:fold`` -> ``params:protocol.folds.<fold>``,
-``params:seed`` -> ``params:protocol.seeds.<seed>``).
+the values come from ``params:protocol`` and ``params:protocol_variants``, read once by ``configure_protocol``,
+which checks them against the design (a missing fold, seed or variant is one clear error there) and hands
+each fold and run its values through ``protocol.run_defaults``.
 """
 
 from __future__ import annotations
@@ -119,24 +119,24 @@ def template_parameters(pipeline: Pipeline) -> set[str]:
     return {name for name in pipeline.inputs() if name.startswith("params:")}
 
 
-def fold_template() -> Pipeline:
+def fold_template(fold_key: str) -> Pipeline:
     """One validation fold: its subject split, then the run template's data half (train and val plots)."""
     split = Pipeline(
         [
-            node(nodes.fold_split, ["params:split", "run_defaults", "params:fold"], "split", name="configure_split"),
+            node(_named_partial(nodes.fold_split, fold_key), ["params:split", "run_defaults"], "split", name="configure_split"),
             node(split_cohort_subjects, ["subjects", "split"], "subject_split", name="split_subjects"),
         ]
     )
     return split + data_template(splits=("train", "val"))
 
 
-def run_template() -> Pipeline:
+def run_template(run: RunKey) -> Pipeline:
     """One run: its configuration, the run template's model half, its efficiency and summary."""
     configure = Pipeline(
         [
             node(
-                nodes.configure_run,
-                ["params:variant", "params:fold", "params:seed", "run_defaults"],
+                _named_partial(nodes.configure_protocol_run, run),
+                ["run_defaults"],
                 ["model_config", "loss_weighting_config", "training_config", "evaluation_config", "run_info"],
                 name="configure_run",
             )
@@ -167,7 +167,7 @@ def run_template() -> Pipeline:
 def fold_pipeline(fold_key: str, first: bool) -> Pipeline:
     """:func:`fold_template` for ``protocol.folds.<fold_key>``; the first fold also provides the shared test split."""
     outputs = {"test.windows": f"{TEST}.windows", "test.window_labels": f"{TEST}.window_labels"} if first else None
-    template = fold_template()
+    template = fold_template(fold_key)
     return Pipeline(
         template,
         namespace=fold_namespace(fold_key),
@@ -179,14 +179,14 @@ def fold_pipeline(fold_key: str, first: bool) -> Pipeline:
             **_FOLD_CONFIG,
         },
         outputs=outputs,
-        parameters={**{name: name for name in template_parameters(template)}, "params:fold": f"params:protocol.folds.{fold_key}"},
+        parameters={name: name for name in template_parameters(template)},
     )
 
 
 def run_pipeline(run: RunKey) -> Pipeline:
     """:func:`run_template` for one run: the fold's training data, the shared test split."""
     fold = fold_namespace(run.fold_key)
-    template = run_template()
+    template = run_template(run)
     return Pipeline(
         template,
         namespace=run_namespace(run),
@@ -206,9 +206,6 @@ def run_pipeline(run: RunKey) -> Pipeline:
         },
         parameters={
             **{name: name for name in template_parameters(template)},
-            "params:variant": f"params:protocol_variants.{run.variant}",
-            "params:fold": f"params:protocol.folds.{run.fold_key}",
-            "params:seed": f"params:protocol.seeds.{run.seed_key}",
             "params:efficiency": "params:protocol.efficiency",
         },
     )
