@@ -316,3 +316,18 @@ def test_authors_folds_from_cv_dict_pkl(release: Path) -> None:
     (release / GILON_FOLDS_FILE).write_bytes(pickle.dumps({0: [Path("a")]}))
     with pytest.raises(ValueError, match=re.escape("holds a pathlib.PosixPath object; expected a dict {fold: [ID, ...]} of plain values")):
         read_gilon(release)
+
+
+def test_full_size_fixture_writes_the_release_value_types(tmp_path: Path) -> None:
+    from insole_mtl.sources.gilon import full_size_gilon_fixture
+
+    full_size_gilon_fixture(tmp_path, n_train=2, n_test=1, windows_per_subject=16)
+    features = pd.read_csv(tmp_path / gilon_file_name("train", "feature"))
+    assert len(features) == 2 * 16 * 160 and all(pd.api.types.is_integer_dtype(features[c]) for c in CH)
+    labels = pd.read_csv(tmp_path / gilon_file_name("test", "label"), dtype={"ID": str})
+    assert list(labels.columns) == ["ID", "GLOBAL_ID", "EXP", "Weight", "SPEED", "ACTIVITY", "Site"]
+    speed = dict(zip(labels["EXP"], labels["SPEED"]))
+    assert [speed[f"EXP{e:02d}"] for e in (11, 12, 13, 14, 15, 16)] == [8.0, 8.0, 8.0, 0.0, 0.0, 0.0]
+    cohort, report = read_gilon(tmp_path)
+    assert len(report) == 0 and len(cohort.recording_index) == 48
+    assert cohort.recording_index["activity"].tolist()[:16] == [0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5, 6]
