@@ -569,3 +569,29 @@ def test_a_class_absent_from_training() -> None:
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         partition_by_split(np.zeros((4, 2, 8), dtype=np.float32), labels, split)
+
+
+def test_configuration_typo_in_the_synthetic_cohort() -> None:
+    from insole_mtl.sources.synthetic import SyntheticCohortConfig
+
+    with pytest.raises(ValueError, match=re.escape("synthetic: unknown parameter(s) ['n_subject']; expected some of [")):
+        SyntheticCohortConfig.from_params({"n_subject": 3})
+
+
+def test_drop_limit_null_accepts_any_share_and_a_bad_limit_is_refused() -> None:
+    lengths = {("s1", 1): 200, ("s1", 17): 200, ("s2", 1): 200, ("s2", 18): 200}
+    _, labels, _, _ = _prepare(_cohort(lengths, WEIGHTS), ingest={**INGEST, "max_dropped_fraction": None})
+    assert len(labels) == 2
+    message = "params ingest.max_dropped_fraction: expected a number in [0, 1] or null, got 25"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _prepare(_cohort(lengths, WEIGHTS), ingest={**INGEST, "max_dropped_fraction": 25})
+
+
+def test_every_recording_skipped_is_an_error_whatever_the_limit() -> None:
+    lengths = {("s1", 17): 200, ("s2", 18): 200}
+    message = (
+        "ingest: all 2 recording(s) are skipped (1 x activity: no label for experiment 17 (recording excluded), "
+        "1 x activity: no label for experiment 18 (recording excluded)); nothing is left to train on"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _prepare(_cohort(lengths, WEIGHTS), ingest={"max_dropped_fraction": None})
