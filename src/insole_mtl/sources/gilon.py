@@ -9,13 +9,18 @@ feature file
     ``GLOBAL_ID``.
 label file
     One row per ``GLOBAL_ID`` with at least ``ID`` (subject), ``GLOBAL_ID``, ``EXP``,
-    ``Weight`` (kg), ``SPEED`` (km/h), ``ACTIVITY``; other columns (the authors' own loader
-    reads e.g. a ``Site`` column) are ignored and listed in the drop report.
+    ``Weight`` (kg), ``SPEED`` (km/h); the release also carries ``ACTIVITY`` and ``Site``.
+    Other columns are ignored and listed in the drop report.
+``cv_dict.pkl`` (optional, beside the CSVs)
+    The authors' five user-disjoint folds ``{fold: [ID, ...]}``; read into ``subjects.given_fold``
+    (:func:`read_gilon_folds`, plain values only).
 
-Value formats: the authors' public loader maps ``EXP`` values such as ``"EXP01"`` to
-activities, so ``EXP`` is read both as ``EXP01`` text and as a plain integer. ``ACTIVITY`` is
-read as the Table I class id (0–6) or a Table I class name (``"Treadmill Run"``, case and
-spaces free). ``ID`` is kept as text (``007`` stays ``007``).
+Labels as the authors' public loaders read them: the activity class is derived from ``EXP``
+(``EXP01``–``EXP16`` → the 7 Table I classes); the release's ``ACTIVITY`` encoding is never
+relied on, only cross-checked (read as a class id 0–6 or a Table I class name; windows where it
+disagrees with ``EXP`` are counted in the drop report). ``EXP`` is read both as ``EXP01`` text
+and as a plain integer and must be one of Table I's 16 experiments. ``ID`` is kept as text
+(``007`` stays ``007``); ``Site`` goes to ``recording_index.site``.
 
 The windows are already cut, so each one becomes its own 160-sample recording
 ``G<GLOBAL_ID>`` (time 0 … 3.975 s): the windowing stage (160 samples, stride 40) then yields
@@ -28,10 +33,11 @@ it and builds the subject folds from the train subjects only.
 ``write_gilon_fixture`` emits the same four files from any :class:`RawCohort` with the paper's
 channels at 40 Hz (e.g. the synthetic one), so the reader can be tried without the gated data.
 Its labels follow Table I: ``Weight`` = the subject's ``weight_kg``; ``SPEED`` = 0 for EXP01–02
-(standing), the treadmill speed for EXP03–11 and empty (NaN) for EXP12–16, which the paper
-marks "N.U" (not used) for speed — the release's own value there is unknown to us and the
-pipeline derives task masks from the experiment, not from ``SPEED``; ``ACTIVITY`` = the Table I
-class id.
+(standing), the treadmill speed for EXP03–11 and, as the release does, filled for EXP12–16 (8 for
+EXP12–13, 0 for EXP14–16: :data:`GILON_FIXTURE_SPEED_NOT_USED`; the paper marks speed "N.U" there
+and the speed task uses EXP01–11 only); ``ACTIVITY`` = the Table I class id; ``Site`` = the
+subject's ``site`` (or ``lab``). :func:`full_size_gilon_fixture` writes a release of the real
+size (about 7.6 M integer feature rows) for memory measurements.
 """
 
 from __future__ import annotations
@@ -345,18 +351,21 @@ def read_gilon(root: Path) -> tuple[RawCohort, pd.DataFrame]:
         ``PAPER_CHANNELS`` (float32), train windows then test windows in file order.
         ``cohort.recording_index``: ``recording, subject`` (str(ID)), ``experiment`` (int64),
         ``given_split`` (``train``/``test``), ``speed_kmh`` (float64, SPEED as released),
-        ``activity`` (int64, ACTIVITY as released), ``global_id`` (str), ``source_window_samples``
-        (int64, 160: each recording is one given window).
-        ``cohort.subjects``: ``subject, weight_kg`` (float64), ``given_split``.
-        ``drop_report``: ignored columns (stage ``columns``); nothing else is ever skipped —
-        every inconsistency is an error.
+        ``activity`` (int64, the Table I class of EXP), ``global_id`` (str), ``source_window_samples``
+        (int64, 160: each recording is one given window), ``site`` (str, when the label files have ``Site``).
+        ``cohort.subjects``: ``subject, weight_kg`` (float64), ``given_split``, ``given_fold`` (int64, the
+        authors' fold, -1 = none; only with ``cv_dict.pkl``).
+        ``drop_report``: ignored columns (stage ``columns``) and ``ACTIVITY`` values that disagree with
+        ``EXP`` (stage ``labels``, count = windows); nothing is ever skipped — every other inconsistency
+        is an error.
 
     Raises:
         FileNotFoundError: a release file is missing (named).
         ValueError: missing columns; a GLOBAL_ID with other than 160 rows, non-consecutive
             rows or several experiments; GLOBAL_IDs of feature and label files differ; EXP of
             the two files differs; a subject (or GLOBAL_ID) in both train and test (leak); a
-            subject with several weights; unparsable EXP/ACTIVITY/number (file and line).
+            subject with several weights; an EXP outside Table I; unparsable EXP/number (file and line);
+            an empty file or header-only training files; a malformed ``cv_dict.pkl``.
     """
     root = Path(root)
     if not root.is_dir():
