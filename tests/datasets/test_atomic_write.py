@@ -58,3 +58,22 @@ def test_the_new_file_appears_only_complete(tmp_path):
     assert seen == [False] and target.read_bytes() == b"abcdef"
     BinaryDataset(filepath=str(target)).save(b"xyz")
     assert BinaryDataset(filepath=str(target)).load() == b"xyz"
+
+
+def test_atomic_pickle_dataset_round_trip_versions_and_failed_saves(tmp_path):
+    import torch
+    from kedro.io.core import DatasetError, Version
+
+    from insole_mtl.datasets.pickle import AtomicPickleDataset
+
+    path = str(tmp_path / "model.pkl")
+    model = torch.nn.Linear(3, 2)
+    AtomicPickleDataset(filepath=path, version=Version(None, "2026-01-01T00.00.00.000Z")).save(model)
+    loaded = AtomicPickleDataset(filepath=path, version=Version(None, None)).load()
+    assert torch.equal(loaded.weight, model.weight)
+
+    with pytest.raises(DatasetError, match="function cannot be pickled"):
+        AtomicPickleDataset(filepath=path, version=Version(None, "2026-01-02T00.00.00.000Z")).save(lambda: 0)
+    # the failed save left no file under the newer version: the latest loadable version is still the first
+    assert sorted(p.name for p in (tmp_path / "model.pkl").iterdir()) == ["2026-01-01T00.00.00.000Z"]
+    assert torch.equal(AtomicPickleDataset(filepath=path, version=Version(None, None)).load().weight, model.weight)
