@@ -408,6 +408,16 @@ def test_gaitpdb_rate_other_than_100_hz(tmp_path: Path) -> None:
         read_gaitpdb_recording(path)
 
 
+def test_gaitpdb_gapped_timestamps(tmp_path: Path) -> None:
+    path = _gaitpdb_file(tmp_path, [_gait_row(k / 100) for k in range(10)] + [_gait_row(k / 100) for k in range(15, 30)])
+    message = (
+        f"gaitpdb: {path}: gap in the time column at data row 11: 0.15 after 0.09 (about 5 sample(s) missing; 1 gap(s) "
+        "in the file); expected one sample every 0.01 s"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_gaitpdb_recording(path)
+
+
 def test_gaitpdb_demographics_duplicate_id_and_bad_group(tmp_path: Path) -> None:
     path = tmp_path / "demographics.txt"
     path.write_text("ID\tStudy\tGroup\tWeight\nGaCo01\tGa\t2\t80\nGaCo01\tGa\t2\t81\n")
