@@ -60,10 +60,12 @@ def test_fixture_schema(release: Path) -> None:
         "Weight": [61.5, 61.5, 61.5],
         "SPEED": [0.0, 0.0, 7.0],
         "ACTIVITY": [0, 0, 2],
+        "Site": ["lab", "lab", "lab"],
     }
     test_labels = pd.read_csv(release / gilon_file_name("test", "label"), dtype={"ID": str})
     assert test_labels["ID"].tolist() == ["007", "007"] and test_labels["GLOBAL_ID"].tolist() == [3, 4]
-    assert test_labels["SPEED"].isna().all() and test_labels["Weight"].isna().all()  # EXP12: N.U; unknown weight
+    # EXP12: the release fills SPEED (8), the speed task does not use it; unknown weight stays empty
+    assert test_labels["SPEED"].tolist() == [8.0, 8.0] and test_labels["Weight"].isna().all()
     assert test_labels["ACTIVITY"].tolist() == [3, 3]
 
 
@@ -75,7 +77,8 @@ def test_round_trip(cohort: RawCohort, release: Path) -> None:
     assert index["subject"].tolist() == ["a", "a", "a", "007", "007"]
     assert index["experiment"].tolist() == [1, 1, 9, 12, 12] and index["experiment"].dtype == np.int64
     assert index["given_split"].tolist() == ["train"] * 3 + ["test"] * 2
-    np.testing.assert_array_equal(index["speed_kmh"], [0.0, 0.0, 7.0, np.nan, np.nan])
+    np.testing.assert_array_equal(index["speed_kmh"], [0.0, 0.0, 7.0, 8.0, 8.0])
+    assert index["site"].tolist() == ["lab"] * 5
     assert index["activity"].tolist() == [0, 0, 2, 3, 3]
     assert read.subjects["subject"].tolist() == ["a", "007"]
     np.testing.assert_array_equal(read.subjects["weight_kg"], [61.5, np.nan])
@@ -110,7 +113,7 @@ def test_integer_exp_names_and_extra_columns(release: Path) -> None:
     cohort, report = read_gilon(release)
     assert cohort.recording_index["experiment"].tolist() == [1, 1, 9, 12, 12]
     assert cohort.recording_index["activity"].tolist() == [0, 0, 2, 3, 3]
-    assert report[["stage", "item"]].values.tolist() == [["columns", f"{label.name}:Site"]]
+    assert len(report) == 0  # Site is read (recording_index.site), ACTIVITY names agree with EXP
 
 
 def test_missing_file(release: Path) -> None:
@@ -162,9 +165,15 @@ def test_subject_leak(release: Path) -> None:
 def test_bad_values(release: Path) -> None:
     label = release / gilon_file_name("train", "label")
     original = label.read_text()
-    _rewrite(label, lambda f: f.assign(ACTIVITY=["0", "9", "2"]))
-    with pytest.raises(ValueError, match=re.escape("line 3, column 'ACTIVITY': expected a Table I class id 0-6 or name, got '9'")):
-        read_gilon(release)
+    _rewrite(label, lambda f: f.assign(ACTIVITY=["0", "9", "1"]))  # ACTIVITY is a cross-check, never the label
+    cohort, report = read_gilon(release)
+    assert cohort.recording_index["activity"].tolist() == [0, 0, 2, 3, 3]  # from EXP
+    assert report.to_dict("records") == [{
+        "stage": "labels", "item": f"{label.name}:ACTIVITY",
+        "reason": "ACTIVITY disagrees with the Table I class of EXP (first: GLOBAL_ID 1, ACTIVITY '9', EXP01 -> class 0 "
+                  "'Stand Still'); the activity is taken from EXP",
+        "count": 2,
+    }]  # fmt: skip
     label.write_text(original)
     _rewrite(label, lambda f: f.assign(EXP=["EXP01", "run", "EXP09"]))
     with pytest.raises(ValueError, match=re.escape("line 3, column 'EXP': expected EXPnn or an integer, got 'run'")):
@@ -267,7 +276,7 @@ def test_synthetic_fixture_and_cli(tmp_path: Path) -> None:
     assert sorted(cohort.recording_index["experiment"].unique()) == list(range(1, 17))
     assert cohort.recordings.groupby("recording").size().eq(160).all()
     labels = pd.read_csv(tmp_path / gilon_file_name("train", "label"))
-    assert list(labels.columns) == ["ID", "GLOBAL_ID", "EXP", "Weight", "SPEED", "ACTIVITY"]
+    assert list(labels.columns) == ["ID", "GLOBAL_ID", "EXP", "Weight", "SPEED", "ACTIVITY", "Site"]
     with pytest.raises(ValueError, match=re.escape("n_test=3; expected 0 <= n_test < n_subjects=3")):
         main([str(tmp_path / "x"), "--subjects", "3", "--test", "3"])
 
@@ -288,3 +297,37 @@ def test_feature_value_missing_names_line_and_column(release: Path) -> None:
     _rewrite(feature, lambda f: f.assign(z_L=list(f["z_L"][:-1]) + [""]))
     with pytest.raises(ValueError, match=re.escape(f"{feature}: line 321, column 'z_L': expected a number, got nan")):
         read_gilon(release)
+
+
+def test_authors_folds_from_cv_dict_pkl(release: Path) -> None:
+    import pickle
+
+    from insole_mtl.sources.gilon import GILON_FOLDS_FILE
+
+    (release / GILON_FOLDS_FILE).write_bytes(pickle.dumps({0: ["a"], 1: [np.str_("007")]}))
+    cohort, _ = read_gilon(release)
+    assert dict(zip(cohort.subjects["subject"], cohort.subjects["given_fold"])) == {"a": 0, "007": 1}
+    (release / GILON_FOLDS_FILE).write_bytes(pickle.dumps({0: ["a"], 1: ["a"]}))
+    with pytest.raises(ValueError, match=re.escape(f"{release / GILON_FOLDS_FILE}: ID 'a' is in two folds (0 and 1); expected user-disjoint folds")):
+        read_gilon(release)
+    (release / GILON_FOLDS_FILE).write_bytes(pickle.dumps({0: ["zz"]}))
+    with pytest.raises(ValueError, match=re.escape(f"{release / GILON_FOLDS_FILE}: fold 0 lists ID 'zz', which is not a subject of the release")):
+        read_gilon(release)
+    (release / GILON_FOLDS_FILE).write_bytes(pickle.dumps({0: [Path("a")]}))
+    with pytest.raises(ValueError, match=re.escape("holds a pathlib.PosixPath object; expected a dict {fold: [ID, ...]} of plain values")):
+        read_gilon(release)
+
+
+def test_full_size_fixture_writes_the_release_value_types(tmp_path: Path) -> None:
+    from insole_mtl.sources.gilon import full_size_gilon_fixture
+
+    full_size_gilon_fixture(tmp_path, n_train=2, n_test=1, windows_per_subject=16)
+    features = pd.read_csv(tmp_path / gilon_file_name("train", "feature"))
+    assert len(features) == 2 * 16 * 160 and all(pd.api.types.is_integer_dtype(features[c]) for c in CH)
+    labels = pd.read_csv(tmp_path / gilon_file_name("test", "label"), dtype={"ID": str})
+    assert list(labels.columns) == ["ID", "GLOBAL_ID", "EXP", "Weight", "SPEED", "ACTIVITY", "Site"]
+    speed = dict(zip(labels["EXP"], labels["SPEED"]))
+    assert [speed[f"EXP{e:02d}"] for e in (11, 12, 13, 14, 15, 16)] == [8.0, 8.0, 8.0, 0.0, 0.0, 0.0]
+    cohort, report = read_gilon(tmp_path)
+    assert len(report) == 0 and len(cohort.recording_index) == 48
+    assert cohort.recording_index["activity"].tolist()[:16] == [0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5, 6]

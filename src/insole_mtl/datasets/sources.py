@@ -1,9 +1,11 @@
 """Kedro datasets that read a real-data source into ``{"cohort": RawCohort, "drop_report": DataFrame}``.
 
 Thin, read-only wrappers around the plain readers of :mod:`insole_mtl.sources` so a catalog
-entry selects the source. Reader errors propagate; Kedro wraps them in ``DatasetError`` whose
-message holds this dataset's description (its path) followed by the reader's message (which
-names the offending file and line).
+entry selects the source. A reader's error (``ValueError`` / ``FileNotFoundError`` naming file,
+line, column, expected and found) is re-raised as one :class:`SourceDataError` with that message
+alone and no chained traceback, so Kedro passes it through instead of wrapping it in a second
+``DatasetError`` that repeats this dataset's description: the last line of ``kedro run`` is then
+``DatasetError: raw_source: <the reader's message>``.
 
 Catalog example::
 
@@ -27,6 +29,10 @@ from insole_mtl.sources.recordings import RECORDINGS_DIR, SUBJECTS_FILE, read_re
 SourceData = dict[str, Any]  # {"cohort": RawCohort, "drop_report": pd.DataFrame}
 
 
+class SourceDataError(DatasetError, ValueError):
+    """A raw data source is malformed; the message names file, line / row, column / key, expected and found."""
+
+
 class _ReadOnlySourceDataset(AbstractDataset[None, SourceData]):
     """Shared read-only behaviour: save refuses, describe gives the path."""
 
@@ -44,7 +50,10 @@ class _ReadOnlySourceDataset(AbstractDataset[None, SourceData]):
         raise NotImplementedError
 
     def _load(self) -> SourceData:
-        cohort, report = self._read()
+        try:
+            cohort, report = self._read()
+        except (ValueError, OSError) as exc:
+            raise SourceDataError(str(exc) if not isinstance(exc, OSError) or exc.strerror is None else f"{exc.strerror}: {exc.filename}") from None
         return {"cohort": cohort, "drop_report": report}
 
 

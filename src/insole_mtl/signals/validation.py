@@ -250,3 +250,133 @@ def validate_raw_cohort(
         len(subjects),
         len(channels),
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# Configuration, label plausibility and drop limits (checked at ingest, before any expensive stage)
+# ------------------------------------------------------------------------------------------------
+#: recording-level stages of a drop report: each row's ``count`` is a number of recordings (files) never used
+RECORDING_DROP_STAGES: frozenset[str] = frozenset({"files", "recordings"})
+
+
+def check_parameter_keys(name: str, params: Mapping[str, object] | None, allowed: Sequence[str]) -> None:
+    """Refuse a parameters block with a key the code does not read (a typo would otherwise be ignored).
+
+    Raises:
+        ValueError: ``params {name}: unknown key(s) [...]; allowed: [...]`` (with the closest allowed key).
+    """
+    if params is None:
+        return
+    if not isinstance(params, Mapping):
+        raise ValueError(f"params {name}: expected a mapping of keys {sorted(allowed)}, got {type(params).__name__} {params!r}")
+    unknown = sorted(str(k) for k in params if k not in allowed)
+    if unknown:
+        import difflib
+
+        hints = [f"{k!r} -> {m[0]!r}" for k in unknown if (m := difflib.get_close_matches(k, list(allowed), n=1))]
+        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        raise ValueError(f"params {name}: unknown key(s) {unknown}; allowed: {sorted(allowed)}{hint}")
+
+
+def check_label_ranges(
+    labels: pd.DataFrame, ranges: Mapping[str, Sequence[float]] | None, tasks: Mapping[str, Mapping[str, object]]
+) -> None:
+    """Refuse labels outside their plausible range (negative or absurd weights and speeds, a unit mismatch).
+
+    Args:
+        labels: ``recording_labels`` (``recording``, ``subject``, one column per task; NaN = masked).
+        ranges: ``params:ingest.label_ranges``, task -> ``[low, high]`` in the task's unit (after its ``scale``);
+            a task without a range is not checked.
+        tasks: ``params:tasks`` (the ``unit`` of each task, for the message).
+
+    Raises:
+        ValueError: naming the first recording and subject outside the range, the value, the range, how many
+            recordings are outside, and the likely cause.
+    """
+    for task, bounds in (ranges or {}).items():
+        if task not in tasks:
+            raise ValueError(f"params ingest.label_ranges: task {task!r} is not configured; configured tasks: {sorted(tasks)}")
+        if not isinstance(bounds, Sequence) or len(bounds) != 2 or not float(bounds[0]) <= float(bounds[1]):
+            raise ValueError(f"params ingest.label_ranges.{task}: expected [low, high] with low <= high, got {bounds!r}")
+        if task not in labels.columns:
+            continue
+        low, high = float(bounds[0]), float(bounds[1])
+        values = labels[task].to_numpy(dtype=np.float64)
+        outside = np.flatnonzero(~np.isnan(values) & ((values < low) | (values > high)))
+        if outside.size:
+            i = int(outside[0])
+            unit = str(tasks[task].get("unit", "")) if isinstance(tasks[task], Mapping) else ""
+            u = f" {unit}" if unit else ""
+            raise ValueError(
+                f"recording_labels: task {task!r} = {values[i]:g}{u} for recording {labels['recording'].iloc[i]!r} "
+                f"(subject {labels['subject'].iloc[i]!r}; {outside.size} recording(s) outside); expected "
+                f"{low:g} <= {task} <= {high:g}{u} (params ingest.label_ranges.{task}): a negative value, a typo or "
+                f"another unit in the source (grams, pounds, m/s instead of km/h)?"
+            )
+
+
+def check_window_fits(lengths: pd.Series, windowing: Mapping[str, int], rate_hz: float) -> None:
+    """Refuse a window longer than every recording (the run would have no window at all).
+
+    Args:
+        lengths: samples per recording at the model's rate (index: recording id).
+        windowing: ``params:windowing`` (``length`` in samples).
+        rate_hz: the model's rate (``sampling.target_rate_hz``).
+    """
+    length = int(windowing["length"])
+    if len(lengths) and int(lengths.max()) < length:
+        longest = lengths.idxmax()
+        raise ValueError(
+            f"params windowing.length = {length} samples ({length / rate_hz:g} s at {rate_hz:g} Hz) is longer than every "
+            f"recording (the longest, {longest!r}, has {int(lengths.max())} samples); expected windowing.length <= "
+            f"{int(lengths.max())}"
+        )
+
+
+def check_drop_limit(
+    report: pd.DataFrame, n_used: int, n_dropped_here: Mapping[str, int], max_fraction: float | None
+) -> None:
+    """Turn too many skipped recordings into an error (``params:ingest.max_dropped_fraction``).
+
+    Args:
+        report: drop report so far; rows of :data:`RECORDING_DROP_STAGES` count recordings the source skipped
+            and rows whose reason ends with ``(recording excluded)`` recordings the labelling excluded.
+        n_used: recordings that will give at least one window.
+        n_dropped_here: further skips not in ``report`` yet, reason -> recordings (e.g. shorter than one window).
+        max_fraction: largest share of skipped recordings accepted (None = no limit).
+
+    Raises:
+        ValueError: ``<k> of <n> recordings (<p> %) are skipped, more than ingest.max_dropped_fraction`` with the
+            reasons and counts (largest first).
+    """
+    reasons: dict[str, int] = {}
+    for row in report.itertuples(index=False):
+        if row.stage in RECORDING_DROP_STAGES or str(row.reason).endswith("(recording excluded)"):
+            key = f"{row.stage}: {row.reason}" if row.stage in RECORDING_DROP_STAGES else str(row.reason)
+            reasons[key] = reasons.get(key, 0) + int(row.count)
+    for reason, count in n_dropped_here.items():
+        if count:
+            reasons[reason] = reasons.get(reason, 0) + int(count)
+    dropped = sum(reasons.values())
+    total = n_used + dropped
+    if total == 0:
+        raise ValueError("ingest: the source holds no recording")
+    if n_used == 0:
+        raise ValueError(f"ingest: all {total} recording(s) are skipped ({_fmt_reasons(reasons)}); nothing is left to train on")
+    if max_fraction is None:
+        return
+    if not 0.0 <= float(max_fraction) <= 1.0:
+        raise ValueError(f"params ingest.max_dropped_fraction: expected a number in [0, 1] or null, got {max_fraction!r}")
+    if dropped > float(max_fraction) * total:
+        raise ValueError(
+            f"ingest: {dropped} of {total} recordings ({100.0 * dropped / total:.1f} %) are skipped, more than params "
+            f"ingest.max_dropped_fraction = {float(max_fraction):g}: {_fmt_reasons(reasons)}; fix the source or raise "
+            "the limit (the drop report lists every skipped item)"
+        )
+
+
+def _fmt_reasons(reasons: Mapping[str, int]) -> str:
+    ordered = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{count} x {reason}" for reason, count in ordered[:_MAX_LISTED])
+    extra = len(ordered) - _MAX_LISTED
+    return shown + (f" ... and {extra} more reason(s)" if extra > 0 else "")

@@ -52,6 +52,8 @@ _KNOWN_NON_RECORDINGS = re.compile(r"^(SHA256SUMS.*|demographics\.txt|format\.tx
 # Height values below this are metres (Ga study); at or above, centimetres (Ju, Si).
 _HEIGHT_METRES_BELOW = 3.0
 _RATE_TOLERANCE = 0.01
+# A time step longer than this many sampling periods is a gap (lost samples).
+_MAX_GAP_PERIODS = 1.5
 _READ_THREADS = min(4, os.cpu_count() or 1)
 
 # demographics.txt column -> (subjects column, kind)
@@ -197,7 +199,7 @@ def read_gaitpdb_recording(path: Path) -> np.ndarray:
 
     Raises:
         ValueError: a row without 19 numeric columns (names file and line number), a
-            non-increasing time, or a sampling interval other than 10 ms.
+            non-increasing time, a sampling interval other than 10 ms, or a gap (a step > 15 ms).
     """
     path = Path(path)
     try:
@@ -222,6 +224,14 @@ def read_gaitpdb_recording(path: Path) -> np.ndarray:
         rate = 1.0 / float(np.median(steps))
         if abs(rate - GAITPDB_SAMPLING_RATE_HZ) > _RATE_TOLERANCE * GAITPDB_SAMPLING_RATE_HZ:
             raise ValueError(f"gaitpdb: {path}: time column implies {rate:.4g} Hz, expected {GAITPDB_SAMPLING_RATE_HZ:g} Hz")
+        gaps = np.flatnonzero(steps > _MAX_GAP_PERIODS / GAITPDB_SAMPLING_RATE_HZ)
+        if gaps.size:  # none in the published database (largest step 10 ms); windows across a gap would be wrong
+            row = int(gaps[0]) + 1
+            raise ValueError(
+                f"gaitpdb: {path}: gap in the time column at data row {row + 1}: {float(time[row])!r} after "
+                f"{float(time[row - 1])!r} (about {int(round(float(steps[gaps[0]]) * GAITPDB_SAMPLING_RATE_HZ)) - 1} "
+                f"sample(s) missing; {gaps.size} gap(s) in the file); expected one sample every 0.01 s"
+            )
     return table
 
 

@@ -9,13 +9,18 @@ feature file
     ``GLOBAL_ID``.
 label file
     One row per ``GLOBAL_ID`` with at least ``ID`` (subject), ``GLOBAL_ID``, ``EXP``,
-    ``Weight`` (kg), ``SPEED`` (km/h), ``ACTIVITY``; other columns (the authors' own loader
-    reads e.g. a ``Site`` column) are ignored and listed in the drop report.
+    ``Weight`` (kg), ``SPEED`` (km/h); the release also carries ``ACTIVITY`` and ``Site``.
+    Other columns are ignored and listed in the drop report.
+``cv_dict.pkl`` (optional, beside the CSVs)
+    The authors' five user-disjoint folds ``{fold: [ID, ...]}``; read into ``subjects.given_fold``
+    (:func:`read_gilon_folds`, plain values only).
 
-Value formats: the authors' public loader maps ``EXP`` values such as ``"EXP01"`` to
-activities, so ``EXP`` is read both as ``EXP01`` text and as a plain integer. ``ACTIVITY`` is
-read as the Table I class id (0–6) or a Table I class name (``"Treadmill Run"``, case and
-spaces free). ``ID`` is kept as text (``007`` stays ``007``).
+Labels as the authors' public loaders read them: the activity class is derived from ``EXP``
+(``EXP01``–``EXP16`` → the 7 Table I classes); the release's ``ACTIVITY`` encoding is never
+relied on, only cross-checked (read as a class id 0–6 or a Table I class name; windows where it
+disagrees with ``EXP`` are counted in the drop report). ``EXP`` is read both as ``EXP01`` text
+and as a plain integer and must be one of Table I's 16 experiments. ``ID`` is kept as text
+(``007`` stays ``007``); ``Site`` goes to ``recording_index.site``.
 
 The windows are already cut, so each one becomes its own 160-sample recording
 ``G<GLOBAL_ID>`` (time 0 … 3.975 s): the windowing stage (160 samples, stride 40) then yields
@@ -28,10 +33,11 @@ it and builds the subject folds from the train subjects only.
 ``write_gilon_fixture`` emits the same four files from any :class:`RawCohort` with the paper's
 channels at 40 Hz (e.g. the synthetic one), so the reader can be tried without the gated data.
 Its labels follow Table I: ``Weight`` = the subject's ``weight_kg``; ``SPEED`` = 0 for EXP01–02
-(standing), the treadmill speed for EXP03–11 and empty (NaN) for EXP12–16, which the paper
-marks "N.U" (not used) for speed — the release's own value there is unknown to us and the
-pipeline derives task masks from the experiment, not from ``SPEED``; ``ACTIVITY`` = the Table I
-class id.
+(standing), the treadmill speed for EXP03–11 and, as the release does, filled for EXP12–16 (8 for
+EXP12–13, 0 for EXP14–16: :data:`GILON_FIXTURE_SPEED_NOT_USED`; the paper marks speed "N.U" there
+and the speed task uses EXP01–11 only); ``ACTIVITY`` = the Table I class id; ``Site`` = the
+subject's ``site`` (or ``lab``). :func:`full_size_gilon_fixture` writes a release of the real
+size (about 7.6 M integer feature rows) for memory measurements.
 """
 
 from __future__ import annotations
@@ -57,7 +63,15 @@ GILON_WINDOW = 160
 GILON_SAMPLING_RATE_HZ = 40.0
 GILON_SPLITS: tuple[str, ...] = ("train", "test")
 GILON_FEATURE_ID_COLUMNS: tuple[str, ...] = ("EXP", "GLOBAL_ID")
-GILON_LABEL_COLUMNS: tuple[str, ...] = ("ID", "GLOBAL_ID", "EXP", "Weight", "SPEED", "ACTIVITY")
+#: columns a label file must have; ``ACTIVITY`` (cross-checked against EXP) and ``Site`` are read when present
+GILON_LABEL_COLUMNS: tuple[str, ...] = ("ID", "GLOBAL_ID", "EXP", "Weight", "SPEED")
+GILON_OPTIONAL_LABEL_COLUMNS: tuple[str, ...] = ("ACTIVITY", "Site")
+#: the columns the fixture writes, as the release's label files
+GILON_FIXTURE_LABEL_COLUMNS: tuple[str, ...] = (*GILON_LABEL_COLUMNS, "ACTIVITY", "Site")
+#: the authors' user-disjoint folds beside the CSVs: ``{fold: [ID, ...]}``
+GILON_FOLDS_FILE = "cv_dict.pkl"
+#: SPEED the release carries for EXP12-16 (not a treadmill speed; the speed task covers EXP01-11 only)
+GILON_FIXTURE_SPEED_NOT_USED: dict[int, float] = {12: 8.0, 13: 8.0, 14: 0.0, 15: 0.0, 16: 0.0}
 ACTIVITY_NAMES: tuple[str, ...] = (
     "Stand Still", "Treadmill Walk", "Treadmill Run", "Ground Walk", "Squat", "Lunge", "Jumping Jack",
 )  # fmt: skip
@@ -114,6 +128,79 @@ def _parse_activity(text: str) -> int | None:
     return _ACTIVITY_BY_KEY.get(re.sub(r"[^a-z]", "", text.lower()))
 
 
+def _check_table_i(experiments: np.ndarray, text: pd.Series, path: Path) -> None:
+    """Every experiment must be one of Table I's EXP01-EXP16 (the activity class is derived from it)."""
+    outside = np.flatnonzero(~np.isin(experiments, list(TABLE_I)))
+    if outside.size:
+        row = int(outside[0])
+        raise ValueError(f"{path}: line {_line(row)}, column 'EXP': expected an experiment EXP01-EXP16 of Table I, got {text.iloc[row]!r}")
+
+
+def _activity_from_experiment(
+    window_exp: np.ndarray, labels: pd.DataFrame, at: np.ndarray, order_ids: np.ndarray, path: Path,
+    drops: list[tuple[str, str, str, int]],
+) -> np.ndarray:
+    """Activity class id of each window from its EXP (Table I), as the authors' loaders do; the release's own
+    ``ACTIVITY`` column (encoding undocumented) is only cross-checked: disagreeing or unreadable values are counted
+    in the drop report (stage ``labels``) and logged, never used."""
+    derived = np.array([TABLE_I[int(e)][0] for e in window_exp], dtype="int64")
+    if "ACTIVITY" not in labels.columns or not len(derived):
+        return derived
+    released = labels["ACTIVITY"].to_numpy(dtype=object)[at]
+    parsed = np.array([(_parse_activity(str(v)) if isinstance(v, str) and v.strip() else None) for v in released], dtype=object)
+    disagree = np.flatnonzero(np.array([p != d for p, d in zip(parsed, derived, strict=True)], dtype=bool))
+    if disagree.size:
+        k = int(disagree[0])
+        first = (
+            f"first: GLOBAL_ID {order_ids[k]}, ACTIVITY {released[k]!r}, EXP{int(window_exp[k]):02d} -> class "
+            f"{int(derived[k])} {ACTIVITY_NAMES[int(derived[k])]!r}"
+        )
+        reason = f"ACTIVITY disagrees with the Table I class of EXP ({first}); the activity is taken from EXP"
+        drops.append(("labels", f"{path.name}:ACTIVITY", reason, int(disagree.size)))
+        logger.warning("%s: %d window(s): %s", path, disagree.size, reason)
+    return derived
+
+
+def read_gilon_folds(root: Path, subjects: pd.DataFrame) -> pd.Series | None:
+    """The authors' user-disjoint folds from ``<root>/cv_dict.pkl`` (``{fold: [ID, ...]}``), if present.
+
+    Only plain containers, numbers and strings (and numpy scalars) are unpickled: the file cannot run code.
+
+    Returns:
+        ``given_fold`` (int64) per subject of ``subjects`` (index aligned; -1 = in no fold), or None without the file.
+
+    Raises:
+        ValueError: not a mapping of lists, an ID in two folds, or an ID that is not a subject of the release.
+    """
+    import pickle
+
+    path = Path(root) / GILON_FOLDS_FILE
+    if not path.is_file():
+        return None
+
+    class _PlainUnpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> object:
+            if module.split(".")[0] == "numpy" and name in ("scalar", "dtype", "_reconstruct", "ndarray"):
+                return super().find_class(module, name)
+            raise ValueError(f"{path}: holds a {module}.{name} object; expected a dict {{fold: [ID, ...]}} of plain values")
+
+    with open(path, "rb") as handle:
+        folds = _PlainUnpickler(handle).load()
+    if not isinstance(folds, dict) or not all(isinstance(v, (list, tuple, np.ndarray)) for v in folds.values()):
+        raise ValueError(f"{path}: expected a dict {{fold: [ID, ...]}}, got {type(folds).__name__}")
+    known = set(subjects[SUBJECT].astype(str))
+    fold_of: dict[str, int] = {}
+    for number, (fold, ids) in enumerate(sorted(folds.items(), key=lambda kv: str(kv[0]))):
+        for raw in ids:
+            subject = str(raw.item() if isinstance(raw, np.generic) else raw).strip()
+            if subject not in known:
+                raise ValueError(f"{path}: fold {fold!r} lists ID {subject!r}, which is not a subject of the release")
+            if subject in fold_of:
+                raise ValueError(f"{path}: ID {subject!r} is in two folds ({sorted(folds, key=str)[fold_of[subject]]!r} and {fold!r}); expected user-disjoint folds")
+            fold_of[subject] = number
+    return subjects[SUBJECT].astype(str).map(fold_of).fillna(-1).astype("int64")
+
+
 def _global_ids(values: pd.Series, path: Path) -> np.ndarray:
     """GLOBAL_ID as canonical text: integers without a fractional ``.0``, other ids stripped."""
     def parse(text: str) -> str | None:
@@ -132,10 +219,18 @@ def _numeric(frame: pd.DataFrame, column: str, path: Path, allow_nan: bool) -> n
     return values
 
 
-def _read_csv(path: Path, required: Sequence[str], text_columns: Sequence[str]) -> pd.DataFrame:
+def _read_csv(path: Path, required: Sequence[str], text_columns: Sequence[str], literal_na: bool = False) -> pd.DataFrame:
+    """``literal_na``: only an empty cell is missing (``n/a``, ``NaN`` stay text, so an error shows them as written)."""
     if not path.is_file():
         raise FileNotFoundError(f"GILON release: file {path.name} not found in {path.parent}")
-    frame = pd.read_csv(path, engine="c", dtype={c: str for c in text_columns})
+    na = {"keep_default_na": False, "na_values": [""]} if literal_na else {}
+    try:
+        # literal_na (the 7.6 M-row feature files): ids as categories, a few int32 codes per row instead of a
+        # Python string per row (about 1 GB less at the release's size)
+        text_dtype = "category" if literal_na else str
+        frame = pd.read_csv(path, engine="c", dtype={c: text_dtype for c in text_columns}, **na)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: file is empty (0 bytes); expected a header line with {list(required)}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -147,9 +242,10 @@ def _read_split(root: Path, split: str, drops: list[tuple[str, str, str, int]]) 
     """Read and cross-check one split; return (window-level index, feature rows)."""
     feature_path = root / gilon_file_name(split, "feature")
     label_path = root / gilon_file_name(split, "label")
-    features = _read_csv(feature_path, (*GILON_FEATURE_ID_COLUMNS, *PAPER_CHANNELS), GILON_FEATURE_ID_COLUMNS)
-    labels = _read_csv(label_path, GILON_LABEL_COLUMNS, ("ID", "GLOBAL_ID", "EXP", "ACTIVITY"))
-    for path, frame, known in ((feature_path, features, (*GILON_FEATURE_ID_COLUMNS, *PAPER_CHANNELS)), (label_path, labels, GILON_LABEL_COLUMNS)):
+    features = _read_csv(feature_path, (*GILON_FEATURE_ID_COLUMNS, *PAPER_CHANNELS), GILON_FEATURE_ID_COLUMNS, literal_na=True)
+    labels = _read_csv(label_path, GILON_LABEL_COLUMNS, ("ID", "GLOBAL_ID", "EXP", "ACTIVITY", "Site"))
+    label_known = (*GILON_LABEL_COLUMNS, *GILON_OPTIONAL_LABEL_COLUMNS)
+    for path, frame, known in ((feature_path, features, (*GILON_FEATURE_ID_COLUMNS, *PAPER_CHANNELS)), (label_path, labels, label_known)):
         for column in frame.columns:
             if column not in known:
                 drops.append(("columns", f"{path.name}:{column}", "column not used by the pipeline", 1))
@@ -169,6 +265,7 @@ def _read_split(root: Path, split: str, drops: list[tuple[str, str, str, int]]) 
         row = int(np.flatnonzero(np.diff(codes) != 0)[0]) + 1
         raise ValueError(f"{feature_path}: rows of a GLOBAL_ID are not consecutive (line {_line(row)})")
     feature_exp = _parse_codes(features["EXP"], _parse_experiment, feature_path, "EXP", "EXPnn or an integer").astype("int64")
+    _check_table_i(feature_exp, features["EXP"], feature_path)
     per_window_exp = feature_exp.reshape(-1, GILON_WINDOW) if len(codes) else np.zeros((0, GILON_WINDOW), "int64")
     mixed = np.flatnonzero((per_window_exp != per_window_exp[:, :1]).any(axis=1))
     if mixed.size:
@@ -190,7 +287,9 @@ def _read_split(root: Path, split: str, drops: list[tuple[str, str, str, int]]) 
             f"{len(only_labels)} label(s) without window (e.g. {only_labels[:5]})"
         )
     at = label_pos.get_indexer(order_ids)  # label row of each window, in feature-file order
-    label_exp = _parse_codes(labels["EXP"], _parse_experiment, label_path, "EXP", "EXPnn or an integer").astype("int64")[at]
+    label_exp_rows = _parse_codes(labels["EXP"], _parse_experiment, label_path, "EXP", "EXPnn or an integer").astype("int64")
+    _check_table_i(label_exp_rows, labels["EXP"], label_path)
+    label_exp = label_exp_rows[at]
     window_exp = per_window_exp[:, 0]
     clash = np.flatnonzero(label_exp != window_exp)
     if clash.size:
@@ -211,13 +310,20 @@ def _read_split(root: Path, split: str, drops: list[tuple[str, str, str, int]]) 
             EXPERIMENT: window_exp.astype("int64"),
             GIVEN_SPLIT: pd.Series([split] * len(order_ids), dtype=str),
             "speed_kmh": _numeric(labels, "SPEED", label_path, allow_nan=True)[at],
-            "activity": _parse_codes(labels["ACTIVITY"], _parse_activity, label_path, "ACTIVITY", "a Table I class id 0-6 or name").astype("int64")[at],
+            "activity": _activity_from_experiment(window_exp, labels, at, order_ids, label_path, drops),
             "weight_kg": _numeric(labels, "Weight", label_path, allow_nan=True)[at],
             "global_id": pd.Series(order_ids, dtype=str),
             SOURCE_WINDOW: np.full(len(order_ids), GILON_WINDOW, dtype="int64"),
         }
     )
-    channel_values = {c: _numeric(features, c, feature_path, allow_nan=False) for c in PAPER_CHANNELS}
+    if "Site" in labels.columns:
+        index["site"] = pd.Series(labels["Site"].fillna("").astype(str).str.strip().to_numpy()[at], dtype=str)
+    # one channel at a time, float32 as soon as it is checked, the parsed column freed: the full-size release's
+    # 7.6 M rows x 14 channels never exist twice in float64
+    channel_values = {}
+    for c in PAPER_CHANNELS:
+        channel_values[c] = _numeric(features, c, feature_path, allow_nan=False).astype("float32")
+        del features[c]
     return index, pd.DataFrame(channel_values)
 
 
@@ -245,18 +351,21 @@ def read_gilon(root: Path) -> tuple[RawCohort, pd.DataFrame]:
         ``PAPER_CHANNELS`` (float32), train windows then test windows in file order.
         ``cohort.recording_index``: ``recording, subject`` (str(ID)), ``experiment`` (int64),
         ``given_split`` (``train``/``test``), ``speed_kmh`` (float64, SPEED as released),
-        ``activity`` (int64, ACTIVITY as released), ``global_id`` (str), ``source_window_samples``
-        (int64, 160: each recording is one given window).
-        ``cohort.subjects``: ``subject, weight_kg`` (float64), ``given_split``.
-        ``drop_report``: ignored columns (stage ``columns``); nothing else is ever skipped —
-        every inconsistency is an error.
+        ``activity`` (int64, the Table I class of EXP), ``global_id`` (str), ``source_window_samples``
+        (int64, 160: each recording is one given window), ``site`` (str, when the label files have ``Site``).
+        ``cohort.subjects``: ``subject, weight_kg`` (float64), ``given_split``, ``given_fold`` (int64, the
+        authors' fold, -1 = none; only with ``cv_dict.pkl``).
+        ``drop_report``: ignored columns (stage ``columns``) and ``ACTIVITY`` values that disagree with
+        ``EXP`` (stage ``labels``, count = windows); nothing is ever skipped — every other inconsistency
+        is an error.
 
     Raises:
         FileNotFoundError: a release file is missing (named).
         ValueError: missing columns; a GLOBAL_ID with other than 160 rows, non-consecutive
             rows or several experiments; GLOBAL_IDs of feature and label files differ; EXP of
             the two files differs; a subject (or GLOBAL_ID) in both train and test (leak); a
-            subject with several weights; unparsable EXP/ACTIVITY/number (file and line).
+            subject with several weights; an EXP outside Table I; unparsable EXP/number (file and line);
+            an empty file or header-only training files; a malformed ``cv_dict.pkl``.
     """
     root = Path(root)
     if not root.is_dir():
@@ -268,6 +377,10 @@ def read_gilon(root: Path) -> tuple[RawCohort, pd.DataFrame]:
     drops: list[tuple[str, str, str, int]] = []
     parts = [_read_split(root, split, drops) for split in GILON_SPLITS]
     train_index, test_index = parts[0][0], parts[1][0]
+    if train_index.empty:
+        raise ValueError(f"{root / gilon_file_name('train', 'feature')}: header only, no data rows; expected the training windows")
+    if test_index.empty:
+        logger.warning("GILON release %s: the test files hold no window (header only)", root)
     leaked = sorted(set(train_index[SUBJECT]) & set(test_index[SUBJECT]))
     if leaked:
         raise ValueError(f"GILON release: subject(s) {leaked[:5]} appear in both the train and the test files (subject leak)")
@@ -278,6 +391,10 @@ def read_gilon(root: Path) -> tuple[RawCohort, pd.DataFrame]:
     index = pd.concat([p[0] for p in parts], ignore_index=True)
     values = pd.concat([p[1] for p in parts], ignore_index=True)
     subjects = _subject_table(index)
+    folds = read_gilon_folds(root, subjects)
+    if folds is not None:
+        subjects["given_fold"] = folds.to_numpy()
+        logger.info("GILON release %s: the authors' folds from %s (%d folds)", root, GILON_FOLDS_FILE, int(folds.max()) + 1)
     recording_index = index.drop(columns=["weight_kg"])
     n_windows = len(recording_index)
     recordings = pd.DataFrame(
@@ -339,6 +456,7 @@ def write_gilon_fixture(
     if orphans:
         raise ValueError(f"write_gilon_fixture: recording_index subject(s) {orphans[:5]} not in cohort.subjects")
     weight = dict(zip(subjects[SUBJECT], subjects["weight_kg"].astype("float64"), strict=True))
+    site_of = dict(zip(subjects[SUBJECT], subjects["site"].astype(str), strict=True)) if "site" in subjects.columns else {}  # else "lab"
 
     positions = recordings.groupby(RECORDING, sort=False).indices
     values = recordings[list(PAPER_CHANNELS)].to_numpy()
@@ -364,10 +482,12 @@ def write_gilon_fixture(
                 )
         starts = np.arange(0, len(rows) - window + 1, stride)
         split = "test" if subject in subjects_test else "train"
+        site = site_of.get(subject, "lab")
         activity, speed = TABLE_I[experiment]
+        speed = GILON_FIXTURE_SPEED_NOT_USED.get(experiment, speed)
         rows_of_window[split].append(rows[starts[:, None] + np.arange(window)[None, :]])
         for _ in starts:
-            labels[split].append((subject, global_id, f"EXP{experiment:02d}", weight[subject], speed, activity))
+            labels[split].append((subject, global_id, f"EXP{experiment:02d}", weight[subject], speed, activity, site))
             global_id += 1
     if skipped:
         logger.warning("write_gilon_fixture: %d recording(s) shorter than %d samples give no window", skipped, window)
@@ -376,7 +496,7 @@ def write_gilon_fixture(
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for split in GILON_SPLITS:
-        label_frame = pd.DataFrame(labels[split], columns=list(GILON_LABEL_COLUMNS))
+        label_frame = pd.DataFrame(labels[split], columns=list(GILON_FIXTURE_LABEL_COLUMNS))
         rows = np.concatenate(rows_of_window[split]).ravel() if rows_of_window[split] else np.zeros(0, dtype=int)
         feature_frame = pd.DataFrame(values[rows], columns=list(PAPER_CHANNELS))
         feature_frame.insert(0, "GLOBAL_ID", np.repeat(label_frame["GLOBAL_ID"].to_numpy(dtype="int64"), window))
@@ -422,8 +542,48 @@ def synthetic_gilon_fixture(
     return write_gilon_fixture(cohort, set(subjects[n_subjects - n_test :]), out_dir)
 
 
+def full_size_gilon_fixture(
+    out_dir: Path, n_train: int = 50, n_test: int = 22, windows_per_subject: int = 660, seed: int = 0
+) -> dict[str, Path]:
+    """Write a release of the real release's size and value types (about 7.6 M integer feature rows with the
+    defaults: 72 subjects x 660 windows x 160 rows), fast, for measuring the reader's memory and time.
+
+    Channel values are random integers (the release's feature files hold integers); every subject has the 16
+    experiments in turn; labels follow Table I like :func:`write_gilon_fixture` (SPEED filled for EXP12-16).
+
+    Returns:
+        The four paths, as :func:`write_gilon_fixture`.
+    """
+    rng = np.random.default_rng(seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    global_id = 0
+    for split, subjects in (("train", range(n_train)), ("test", range(n_train, n_train + n_test))):
+        n = len(subjects) * windows_per_subject
+        ids = np.arange(global_id, global_id + n)
+        global_id += n
+        subject = np.repeat([f"{s:03d}" for s in subjects], windows_per_subject)
+        experiment = np.tile(np.arange(windows_per_subject) % 16 + 1, len(subjects))
+        weight = np.repeat(rng.integers(45, 110, len(subjects)).astype("float64"), windows_per_subject)
+        speed = np.array([GILON_FIXTURE_SPEED_NOT_USED.get(int(e), TABLE_I[int(e)][1]) for e in range(17) if e], dtype="float64")[experiment - 1]
+        activity = np.array([TABLE_I[e][0] for e in range(1, 17)], dtype="int64")[experiment - 1]
+        codes = np.array([f"EXP{e:02d}" for e in range(1, 17)], dtype=object)[experiment - 1]
+        labels = pd.DataFrame({"ID": subject, "GLOBAL_ID": ids, "EXP": codes, "Weight": weight, "SPEED": speed,
+                               "ACTIVITY": activity, "Site": "lab"})  # fmt: skip
+        paths[f"{split}_label"] = out_dir / gilon_file_name(split, "label")
+        labels.to_csv(paths[f"{split}_label"], index=False)
+        features = {"EXP": np.repeat(codes, GILON_WINDOW), "GLOBAL_ID": np.repeat(ids, GILON_WINDOW)}
+        features.update({c: rng.integers(0, 4096, n * GILON_WINDOW, dtype="int32") for c in PAPER_CHANNELS})
+        paths[f"{split}_feature"] = out_dir / gilon_file_name(split, "feature")
+        with open(paths[f"{split}_feature"], "wb") as handle:
+            handle.write((",".join(features) + "\n").encode())
+            pa_csv.write_csv(pa.table(features), handle, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
+    return paths
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m insole_mtl.sources.gilon OUT_DIR [--subjects N] [--test N] [--seed S] [--duration-scale X]``."""
+    """``python -m insole_mtl.sources.gilon OUT_DIR [--subjects N] [--test N] [--seed S] [--duration-scale X] [--full-size]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Write a synthetic GILON release (four CSVs) to OUT_DIR.")
@@ -432,8 +592,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--test", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration-scale", type=float, default=0.1)
+    parser.add_argument("--full-size", action="store_true", help="the real release's size (7.6 M integer rows), for memory measurements")
     args = parser.parse_args(argv)
-    paths = synthetic_gilon_fixture(args.out_dir, args.subjects, args.test, args.seed, args.duration_scale)
+    if args.full_size:
+        paths = full_size_gilon_fixture(args.out_dir, seed=args.seed)
+    else:
+        paths = synthetic_gilon_fixture(args.out_dir, args.subjects, args.test, args.seed, args.duration_scale)
     for path in paths.values():
         print(path)
 

@@ -54,6 +54,8 @@ SUBJECTS_FILE = "subjects.csv"
 RECORDINGS_DIR = "recordings"
 # Relative tolerance between the declared sampling rate and the one implied by the time column.
 _RATE_TOLERANCE = 0.02
+# A time step longer than this many sampling periods is a gap (lost samples): windows across it would be wrong.
+_MAX_GAP_PERIODS = 1.5
 
 
 def drop_report_frame(rows: Iterable[tuple[str, str, str, int]]) -> pd.DataFrame:
@@ -79,7 +81,10 @@ def log_drop_report(report: pd.DataFrame, source: str, log: logging.Logger = log
 def _read_subjects(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"recordings folder: subject table {path} not found (expected columns subject, weight_kg, ...)")
-    subjects = pd.read_csv(path, dtype={SUBJECT: str}, engine="c")
+    try:
+        subjects = pd.read_csv(path, dtype={SUBJECT: str}, engine="c")
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: file is empty (0 bytes); expected a header line with 'subject' (and 'weight_kg') and one row per subject") from None
     if SUBJECT not in subjects.columns:
         raise ValueError(f"{path}: missing column 'subject' (columns: {list(subjects.columns)})")
     missing = subjects[SUBJECT].isna()
@@ -131,9 +136,18 @@ def _read_recording_file(
         header_lines = 0
     else:
         # Read as text first so a stray word in a number column is reported with its row.
-        frame = pd.read_csv(path, engine="c", dtype=str, keep_default_na=False, na_values=[""])
+        try:
+            frame = pd.read_csv(path, engine="c", dtype=str, keep_default_na=False, na_values=[""])
+        except pd.errors.EmptyDataError:
+            frame = pd.DataFrame()  # 0 bytes: no header, no rows (counted as an empty file by the caller)
         header_lines = 1
     frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame.columns) == 0:
+        return np.zeros(0), np.zeros((0, len(channels))), []
+    # pandas renames a repeated header name x to x.1, x.2, ...: report the name as written in the file
+    duplicated = sorted({c.rsplit(".", 1)[0] for c in frame.columns if re.fullmatch(r".+\.\d+", c) and c.rsplit(".", 1)[0] in frame.columns})
+    if duplicated:
+        raise ValueError(f"{path}: column(s) {duplicated} appear more than once in the header; expected each channel once")
     missing = [c for c in channels if c not in frame.columns]
     if missing:
         raise ValueError(f"{path}: missing channel column(s) {missing} (columns: {list(frame.columns)})")
@@ -151,10 +165,25 @@ def _read_recording_file(
             )
         if n > 1:
             implied_hz = 1.0 / float(np.median(steps))
+            if abs(implied_hz * 1000.0 - sampling_rate_hz) <= _RATE_TOLERANCE * sampling_rate_hz:
+                raise ValueError(
+                    f"{path}: column {time_column!r} implies {implied_hz:.4g} Hz but sampling_rate_hz={sampling_rate_hz:g}; "
+                    "the column looks like milliseconds: expected seconds"
+                )
             if abs(implied_hz - sampling_rate_hz) > _RATE_TOLERANCE * sampling_rate_hz:
                 raise ValueError(
                     f"{path}: column {time_column!r} implies {implied_hz:.4g} Hz but sampling_rate_hz={sampling_rate_hz:g}; "
                     "pass the file's real rate as sampling_rate_hz (the pipeline resamples to 40 Hz)"
+                )
+            gaps = np.flatnonzero(steps > _MAX_GAP_PERIODS / sampling_rate_hz)
+            if gaps.size:
+                row = int(gaps[0]) + 1
+                lost = int(round(float(steps[gaps[0]]) * sampling_rate_hz)) - 1
+                raise ValueError(
+                    f"{path}: row {row} (line {row + header_lines + 1}), column {time_column!r}: gap of "
+                    f"{float(steps[gaps[0]]):.6g} s after {float(time[row - 1])!r} (about {lost} sample(s) missing at "
+                    f"{sampling_rate_hz:g} Hz; {gaps.size} gap(s) in the file); expected one sample every "
+                    f"{1.0 / sampling_rate_hz:.6g} s: split the recording at the gap into two files"
                 )
     else:
         if time_column is not None:

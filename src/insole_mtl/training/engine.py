@@ -28,10 +28,12 @@ import copy
 import dataclasses
 import logging
 import math
+import os
+import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -105,6 +107,12 @@ class TrainConfig:
         restore_best: True (the paper): the returned model is the best validation epoch's. False: the last
             epoch's — a fixed training budget (with ``patience >= max_epochs``) for sources whose validation
             split is too small to pick an epoch reliably; the validation curves are still recorded.
+        resume: continue from the newest checkpoint of the store passed to :func:`train_model` (False: a fresh
+            run, which first clears the store). A checkpoint of another configuration or other data is refused.
+        deterministic: ``torch.use_deterministic_algorithms(True)``, cuDNN deterministic without benchmark, and
+            ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset, so a CUDA fp32 run repeats bit for bit (slower; an
+            operation without a deterministic kernel then raises instead of running). CPU fp32 runs are
+            deterministic without it.
     """
 
     max_epochs: int = 300
@@ -127,6 +135,8 @@ class TrainConfig:
     lr_schedule: str = "constant"
     warmup_epochs: float = 0.0
     restore_best: bool = True
+    resume: bool = False
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         positive = {
@@ -161,6 +171,9 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.warmup_epochs must be a number in [0, max_epochs={self.max_epochs}], got {self.warmup_epochs!r}"
             )
+        for name in ("restore_best", "resume", "deterministic", "channels_last", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if self.ema_teacher is not None:
             object.__setattr__(self, "ema_teacher", _check_ema(self.ema_teacher))
 
@@ -519,6 +532,143 @@ def _cpu_state(module: nn.Module) -> dict[str, Tensor]:
 
 
 # ------------------------------------------------------------------------------------------------
+# Checkpoints and determinism
+# ------------------------------------------------------------------------------------------------
+#: TrainConfig fields that do not change what a run computes (a resumed run may change them)
+_NON_RESULT_FIELDS: frozenset[str] = frozenset({"resume", "log_every_s", "num_threads", "eval_batch_size"})
+#: ``nn.Module`` bookkeeping attributes: never part of a weighting's extra state
+_MODULE_ATTRIBUTES: frozenset[str] = frozenset(vars(nn.Module()))
+_CHECKPOINT_FORMAT = 1
+
+
+@runtime_checkable
+class CheckpointStoreLike(Protocol):
+    """What :func:`train_model` needs of a checkpoint store (:class:`insole_mtl.datasets.checkpoint.CheckpointStore`)."""
+
+    def save(self, state: Mapping[str, Any], epoch: int) -> Any: ...
+
+    def latest(self) -> Mapping[str, Any] | None: ...
+
+    def clear(self) -> int: ...
+
+
+def rng_state() -> dict[str, Any]:
+    """The global RNG states a training step can consume: torch CPU (and every CUDA device), numpy, python."""
+    np_state = np.random.get_state(legacy=False)
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"key": torch.from_numpy(np.asarray(np_state["state"]["key"], dtype=np.int64)), "pos": int(np_state["state"]["pos"]),
+                  "has_gauss": int(np_state["has_gauss"]), "gauss": float(np_state["gauss"])},
+        "python": _python_state_to_lists(random.getstate()),
+    }  # fmt: skip
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    numpy_state = state["numpy"]
+    np.random.set_state(
+        ("MT19937", numpy_state["key"].numpy().astype(np.uint32), numpy_state["pos"], numpy_state["has_gauss"], numpy_state["gauss"])
+    )
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _python_state_to_lists(state: tuple) -> list:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _weighting_extra_state(weighting: nn.Module) -> dict[str, Any]:
+    """State of a loss weighting that its ``state_dict`` misses: RNG generators (Random Loss Weighting), plain
+    tensors and loss histories (Dynamic Weight Average) held as attributes."""
+    extra: dict[str, Any] = {}
+    for name, value in vars(weighting).items():
+        if name in _MODULE_ATTRIBUTES:
+            continue
+        if isinstance(value, torch.Generator):
+            extra[name] = {"generator_state": value.get_state()}
+        elif isinstance(value, Tensor):
+            extra[name] = value.detach().to("cpu", copy=True)
+        elif isinstance(value, (int, float, str, bool, list, tuple, dict)) or value is None:
+            extra[name] = copy.deepcopy(value)
+    return extra
+
+
+def _restore_weighting_extra(weighting: nn.Module, extra: Mapping[str, Any]) -> None:
+    for name, value in extra.items():
+        current = getattr(weighting, name, None)
+        if isinstance(current, torch.Generator):
+            current.set_state(value["generator_state"])
+        elif isinstance(current, Tensor):
+            setattr(weighting, name, value.to(current.device))
+        elif isinstance(current, tuple) and isinstance(value, list):
+            setattr(weighting, name, tuple(value))
+        else:
+            setattr(weighting, name, copy.deepcopy(value))
+
+
+def checkpoint_fingerprint(
+    model: nn.Module, weighting: nn.Module, train: TaskArrays, val: TaskArrays, tasks: Sequence[TaskLike], config: TrainConfig
+) -> dict[str, Any]:
+    """What must match for a checkpoint to be resumed: the configuration (but ``resume`` and logging), the model
+    and weighting classes and parameter shapes, the tasks and the shapes of every input array."""
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in _NON_RESULT_FIELDS}
+    return {
+        "format": _CHECKPOINT_FORMAT,
+        "config": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in fields.items()},
+        "model": type(model).__name__,
+        "parameters": {k: list(v.shape) for k, v in model.state_dict().items()},
+        "weighting": type(weighting).__name__,
+        "tasks": [t.name for t in tasks],
+        "train_inputs": [list(np.shape(a)) for a in train.input_arrays],
+        "val_inputs": [list(np.shape(a)) for a in val.input_arrays],
+    }
+
+
+def _fingerprint_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    diffs = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if key == "config" and isinstance(a, Mapping) and isinstance(b, Mapping):
+            diffs += [f"training.{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            diffs.append(f"{key}: checkpoint {a!r}, now {b!r}" if key not in ("parameters",) else "model parameter shapes differ")
+    return diffs
+
+
+def configure_determinism(device: torch.device, deterministic: bool) -> None:
+    """cuDNN/cuBLAS settings of a run (see ``TrainConfig.deterministic``)."""
+    if deterministic:
+        if device.type == "cuda" and "CUBLAS_WORKSPACE_CONFIG" not in os.environ:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # must be set before the first cuBLAS call
+            logger.info("deterministic: CUBLAS_WORKSPACE_CONFIG=:4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    elif device.type == "cuda":
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False
+        torch.backends.cudnn.benchmark = True
+
+
+def _cpu_copy(value: Any) -> Any:
+    """Deep copy of a (nested) state with every tensor on the CPU."""
+    if isinstance(value, Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, Mapping):
+        return {k: _cpu_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu_copy(v) for v in value)
+    return value
+
+
+# ------------------------------------------------------------------------------------------------
 # Public entry points
 # ------------------------------------------------------------------------------------------------
 def train_model(
@@ -530,6 +680,7 @@ def train_model(
     config: TrainConfig,
     input_transform: InputTransform | tuple[InputTransform, ...] | None = None,
     sample_weights: np.ndarray | None = None,
+    checkpoints: CheckpointStoreLike | None = None,
 ) -> TrainResult:
     """Train ``model`` with early stopping on the validation loss and restore its best state.
 
@@ -548,6 +699,14 @@ def train_model(
         sample_weights: ``(len(train),)`` sampling weights of the training windows (e.g.
             :func:`~insole_mtl.training.data.group_balanced_weights`: every subject equally often);
             None = every window once per epoch.
+        checkpoints: a checkpoint store (``save(state, epoch)``, ``latest()``, ``clear()``). After every epoch
+            the engine saves the model, optimiser, LR scheduler, GradScaler, loss weighting (its state_dict and
+            its generators / histories), EMA teacher, the torch / CUDA / numpy / python RNG states, the
+            early-stopping state, the best state so far and the history. With ``config.resume`` the run
+            continues after the newest checkpoint (refused, naming the differences, if it was written by
+            another configuration or for other data); without it the store is cleared first. On CPU in fp32 a
+            resumed run ends with exactly the weights and history (but its timing columns) of an
+            uninterrupted one. None = no checkpoints.
 
     Returns:
         :class:`TrainResult`. ``history`` columns: ``epoch``, ``train_loss`` (weighted objective,
@@ -574,8 +733,7 @@ def train_model(
     precision = resolve_precision(config.precision, device)
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    configure_determinism(device, config.deterministic)
     torch.manual_seed(config.seed)
 
     scaling = target_scaling(tasks, train.targets)
@@ -625,8 +783,41 @@ def train_model(
     rows: list[dict[str, float]] = []
     best_loss, best_epoch, since_best = math.inf, 0, 0
     best_state, best_weighting = _cpu_state(model), _cpu_state(weighting)
-    epoch = 0
-    for epoch in range(1, config.max_epochs + 1):
+    epoch, first_epoch = 0, 1
+    fingerprint = checkpoint_fingerprint(model, weighting, train, val, tasks, config) if checkpoints is not None else None
+    if checkpoints is not None and config.resume:
+        saved = checkpoints.latest()
+        if saved is None:
+            logger.warning("training.resume: no checkpoint in %s, starting at epoch 1", checkpoints)
+        else:
+            diffs = _fingerprint_differences(saved["fingerprint"], fingerprint)
+            if diffs:
+                raise ValueError(
+                    f"training.resume: the checkpoint of epoch {saved['epoch']} in {checkpoints} was written by another "
+                    f"run ({'; '.join(diffs[:5])}); resume with the configuration and data it was written with, or run "
+                    "without training.resume to start afresh"
+                )
+            model.load_state_dict(saved["model"])
+            weighting.load_state_dict(saved["weighting"])
+            _restore_weighting_extra(weighting, saved["weighting_extra"])
+            optimizer.load_state_dict(saved["optimizer"])
+            if ctx.scheduler is not None:
+                ctx.scheduler.load_state_dict(saved["scheduler"])
+            scaler.load_state_dict(saved["scaler"])
+            if teacher is not None:
+                teacher.model.load_state_dict(saved["teacher"])
+            best_loss, best_epoch, since_best = float(saved["best_loss"]), int(saved["best_epoch"]), int(saved["since_best"])
+            best_state, best_weighting = saved["best_state"], saved["best_weighting"]
+            rows = [dict(r) for r in saved["history"]]
+            epoch = int(saved["epoch"])
+            first_epoch = config.max_epochs + 1 if saved["finished"] else epoch + 1
+            set_rng_state(saved["rng"])
+            logger.info("training.resume: continuing after epoch %d of %d (checkpoint in %s)", epoch, config.max_epochs, checkpoints)
+    elif checkpoints is not None:
+        removed = checkpoints.clear()
+        if removed:
+            logger.info("training: removed %d checkpoint(s) of an earlier run from %s (training.resume is false)", removed, checkpoints)
+    for epoch in range(first_epoch, config.max_epochs + 1):
         epoch_start = time.perf_counter()
         epoch_lr = float(optimizer.param_groups[0]["lr"])  # the rate of the epoch's first step
         train_loader.set_epoch(epoch - 1)
@@ -654,9 +845,27 @@ def train_model(
             if not math.isfinite(val_loss):
                 logger.warning("epoch %d: non-finite validation loss %s", epoch, val_loss)
         _log_epoch(row, tasks, config, epoch, since_best, best_epoch, rows)
+        finished = since_best >= config.patience or epoch == config.max_epochs
+        if checkpoints is not None:
+            checkpoints.save(
+                {
+                    "format": _CHECKPOINT_FORMAT, "epoch": epoch, "finished": finished, "fingerprint": fingerprint,
+                    "model": _cpu_state(model), "weighting": _cpu_state(weighting),
+                    "weighting_extra": _weighting_extra_state(weighting),
+                    "optimizer": _cpu_copy(optimizer.state_dict()),
+                    "scheduler": ctx.scheduler.state_dict() if ctx.scheduler is not None else {},
+                    "scaler": scaler.state_dict(), "teacher": _cpu_state(teacher.model) if teacher is not None else {},
+                    "best_loss": best_loss, "best_epoch": best_epoch, "since_best": since_best,
+                    "best_state": best_state, "best_weighting": best_weighting, "history": [dict(r) for r in rows],
+                    "rng": rng_state(),
+                },
+                epoch,
+            )  # fmt: skip
         if since_best >= config.patience:
             break
 
+    if not rows:
+        raise ValueError("training: no epoch ran (max_epochs and the checkpoint leave none)")  # pragma: no cover
     stopped_early = since_best >= config.patience and epoch < config.max_epochs
     if config.restore_best:
         model.load_state_dict(best_state)

@@ -13,7 +13,15 @@ from insole_mtl.schema import GIVEN_SPLIT, RECORDING, TIME
 from insole_mtl.signals.labels import label_recordings
 from insole_mtl.signals.resample import resample_recordings
 from insole_mtl.signals.split import attach_given_split
-from insole_mtl.signals.validation import concat_drop_reports, drop_report, validate_raw_cohort
+from insole_mtl.signals.validation import (
+    check_drop_limit,
+    check_label_ranges,
+    check_parameter_keys,
+    check_window_fits,
+    concat_drop_reports,
+    drop_report,
+    validate_raw_cohort,
+)
 from insole_mtl.sources.cohort import SOURCE_WINDOW
 from insole_mtl.sources.synthetic import SyntheticCohortConfig, generate_cohort
 
@@ -21,6 +29,11 @@ logger = logging.getLogger(__name__)
 
 # Relative tolerance between params:sampling.source_rate_hz and the rate a recording's time column implies.
 RATE_TOLERANCE = 0.02
+#: keys each parameters block read at ingest may hold (any other key is a typo and refused)
+SAMPLING_KEYS: tuple[str, ...] = ("source_rate_hz", "target_rate_hz")
+WINDOWING_KEYS: tuple[str, ...] = ("length", "stride")
+INGEST_KEYS: tuple[str, ...] = ("max_dropped_fraction", "label_ranges")
+SHORT_REASON = "windows: recording shorter than one window"
 
 
 def check_sampling_rate(recordings: pd.DataFrame, source_rate_hz: float) -> None:
@@ -43,10 +56,15 @@ def check_sampling_rate(recordings: pd.DataFrame, source_rate_hz: float) -> None
     bad = np.flatnonzero(np.abs(implied - source_rate_hz) > RATE_TOLERANCE * source_rate_hz)
     if bad.size:
         k = int(bad[0])
+        hint = (
+            "; the time column looks like milliseconds: expected seconds"
+            if abs(implied[k] * 1000.0 - source_rate_hz) <= RATE_TOLERANCE * source_rate_hz
+            else " (the pipeline resamples to sampling.target_rate_hz)"
+        )
         raise ValueError(
             f"raw_recordings: recording {median.index[k]!r} is sampled at {implied[k]:.4g} Hz (column {TIME!r}) but "
             f"params sampling.source_rate_hz = {source_rate_hz:g} ({bad.size} recording(s) disagree); set "
-            "sampling.source_rate_hz to the rate of the files (the pipeline resamples to sampling.target_rate_hz)"
+            f"sampling.source_rate_hz to the rate of the files{hint}"
         )
 
 
@@ -118,18 +136,26 @@ def prepare_recordings(
     sampling: Mapping[str, float],
     tasks: Mapping[str, Mapping[str, Any]],
     windowing: Mapping[str, int] | None = None,
+    ingest: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Validate the raw cohort, resample it to the model's rate and label every recording.
 
-    Checks, beyond :func:`validate_raw_cohort`: the time column agrees with ``sampling.source_rate_hz``
-    (:func:`check_sampling_rate`) and, for a source of already-cut windows, ``windowing`` keeps them as given
-    (:func:`check_source_windows`).
+    Checks, beyond :func:`validate_raw_cohort`: no unknown key in ``sampling``, ``windowing`` and ``ingest``;
+    the time column agrees with ``sampling.source_rate_hz`` (:func:`check_sampling_rate`); for a source of
+    already-cut windows, ``windowing`` keeps them as given (:func:`check_source_windows`); every label within
+    ``ingest.label_ranges``; ``windowing.length`` not longer than every recording; at most
+    ``ingest.max_dropped_fraction`` of the source's recordings skipped (source skips, recordings without an
+    activity label, recordings shorter than one window — all listed in the drop report either way).
 
     Returns:
         ``recordings`` (recording, time_s, channels at ``target_rate_hz``), ``recording_labels`` (one row per
         labelled recording: recording, subject, experiment, activity, speed, weight), ``subjects`` and the
         drop report so far (source + labelling).
     """
+    check_parameter_keys("sampling", sampling, SAMPLING_KEYS)
+    check_parameter_keys("windowing", windowing, WINDOWING_KEYS)
+    check_parameter_keys("ingest", ingest, INGEST_KEYS)
+    ingest = dict(ingest or {})
     validate_raw_cohort(raw_recordings, raw_recording_index, raw_subjects, channels)
     check_sampling_rate(raw_recordings, float(sampling["source_rate_hz"]))
     if windowing is not None:
@@ -142,6 +168,14 @@ def prepare_recordings(
     if GIVEN_SPLIT in raw_recording_index.columns and GIVEN_SPLIT not in raw_subjects.columns:
         subjects = attach_given_split(raw_subjects, raw_recording_index)
     labels, label_drops = label_recordings(raw_recording_index, subjects, tasks)
+    check_label_ranges(labels, ingest.get("label_ranges"), tasks)
     kept = recordings["recording"].isin(labels["recording"])
     drops = concat_drop_reports(source_drop_report, label_drops)
-    return recordings.loc[kept].reset_index(drop=True), labels, subjects, drops
+    recordings = recordings.loc[kept].reset_index(drop=True)
+    short = 0
+    if windowing is not None:
+        lengths = recordings.groupby("recording", sort=False).size()
+        check_window_fits(lengths, windowing, float(sampling["target_rate_hz"]))
+        short = int((lengths < int(windowing["length"])).sum())  # the windowing stage lists each in the drop report
+    check_drop_limit(drops, len(labels) - short, {SHORT_REASON: short}, ingest.get("max_dropped_fraction"))
+    return recordings, labels, subjects, drops

@@ -20,6 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "raw_recordings", "raw_recording_index", "raw_subjects", "source_drop_report",
                     "params:channels", "params:sampling", "params:tasks", "params:windowing",
+                    "params:ingest",
                 ],
                 outputs=["recordings", "recording_labels", "subjects", "ingest_drop_report"],
                 name="prepare_recordings",

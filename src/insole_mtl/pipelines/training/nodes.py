@@ -15,7 +15,7 @@ from insole_mtl.encoding.recurrence import recurrence_cell
 from insole_mtl.models import RECURRENCE_PLOTS, build_model, model_input_kind
 from insole_mtl.tasks import task_specs
 from insole_mtl.training.data import TaskArrays, group_balanced_weights, select_inputs
-from insole_mtl.training.engine import TrainConfig, train_model
+from insole_mtl.training.engine import CheckpointStoreLike, TrainConfig, train_model
 from insole_mtl.training.weighting import build_weighting
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ def train_multitask_model(
     loss_weighting: Mapping[str, Any],
     training: Mapping[str, Any],
     recurrence: Mapping[str, Any],
+    checkpoints: CheckpointStoreLike | None = None,
 ) -> tuple[torch.nn.Module, torch.nn.Module, pd.DataFrame, dict[str, list[dict[str, float]]], dict[str, Any]]:
     """Train the configured model with masked task losses and the configured loss weighting.
 
@@ -83,6 +84,8 @@ def train_multitask_model(
             ``params:loss_weighting``; training: ``params:training`` (``TrainConfig`` keys, plus
             ``balance_subjects``: draw every training subject equally often); recurrence:
             ``params:recurrence`` (its ``resolution`` sets a plot model's ``recurrence_cell``).
+        checkpoints: the ``training_checkpoints`` store (a checkpoint after every epoch; ``training.resume:
+            true`` continues after the newest one); None = no checkpoints.
 
     Returns:
         The model with the best validation epoch's weights (CPU, eval mode) twice — the file artifact and
@@ -111,7 +114,7 @@ def train_multitask_model(
         synthetic = train_labels["synthetic"].to_numpy(bool) if "synthetic" in train_labels.columns else None
         weights = group_balanced_weights(train_labels["subject"].to_numpy(), synthetic)
     started = time.perf_counter()
-    result = train_model(net, weighting, train, val, specs, config, sample_weights=weights)
+    result = train_model(net, weighting, train, val, specs, config, sample_weights=weights, checkpoints=checkpoints)
     net.load_state_dict(result.best_state)
     net.to("cpu").eval()
     logger.info(

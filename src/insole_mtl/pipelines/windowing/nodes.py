@@ -39,12 +39,37 @@ def window_recordings(
 def partition_by_split(
     windows: np.ndarray, window_labels: pd.DataFrame, subject_split: pd.DataFrame
 ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, pd.DataFrame]:
-    """Route each window to the split of its subject (asserts no subject is in two splits).
+    """Route each window to the split of its subject (asserts no subject is in two splits) and require every
+    activity class of the val / test windows in the training windows (:func:`check_classes_in_training`).
 
     Returns:
         ``(train windows, train labels, val windows, val labels, test windows, test labels)``.
     """
     parts = partition_windows(windows, window_labels, subject_split)
+    check_classes_in_training(parts)
     for name in SPLITS:
         logger.info("%s: %d windows from %d subjects", name, len(parts[name][0]), parts[name][1]["subject"].nunique())
     return tuple(item for name in SPLITS for item in parts[name])  # type: ignore[return-value]
+
+
+def check_classes_in_training(parts: Mapping[str, tuple[np.ndarray, pd.DataFrame]]) -> None:
+    """Refuse a split whose training windows miss an activity class that the val or test windows hold.
+
+    Args:
+        parts: split name -> ``(windows (n, C, L), labels with an ``activity`` class id column)``.
+
+    Raises:
+        ValueError: naming the class id, where its windows are and how many, and which subjects hold them.
+    """
+    train = set(parts["train"][1]["activity"].astype("int64"))
+    for split in ("val", "test"):
+        labels = parts[split][1]
+        missing = sorted(set(labels["activity"].astype("int64")) - train)
+        if missing:
+            held = labels[labels["activity"] == missing[0]]
+            raise ValueError(
+                f"subject_split: activity class {missing[0]} has {len(held)} window(s) in the {split} split (subjects "
+                f"{sorted(held['subject'].astype(str).unique().tolist())[:5]}) but none in the training split "
+                f"({len(missing)} class(es) missing: {missing}); expected every class in training: use more subjects "
+                "with that class, another split.seed, or drop the class from tasks.activity"
+            )
