@@ -28,28 +28,13 @@ from insole_mtl.sources.gilon import gilon_file_name, read_gilon, write_gilon_fi
 from insole_mtl.sources.recordings import read_recordings_folder, write_recordings_folder
 from insole_mtl.training.engine import TrainConfig
 
+from tests.sources._cohort import paper_channel_cohort as _cohort
+
 CH = list(PAPER_CHANNELS)
 HEADER = ",".join(["time_s", *CH])
 SAMPLING = {"source_rate_hz": 40.0, "target_rate_hz": 40.0}
 WINDOWING = {"length": 160, "stride": 40}
 INGEST = {"max_dropped_fraction": 0.25, "label_ranges": {"weight": [20.0, 250.0], "speed": [0.0, 30.0]}}
-
-
-def _cohort(lengths: dict[tuple[str, int], int], weights: dict[str, float]) -> RawCohort:
-    """Recordings ``<subject>_EXP<NN>`` at 40 Hz; channel j of sample k of recording r = 1000 r + 10 k + j."""
-    parts, index = [], []
-    for r, ((subject, experiment), n) in enumerate(lengths.items()):
-        name = f"{subject}_EXP{experiment:02d}"
-        frame = pd.DataFrame((1000.0 * r + 10.0 * np.arange(n)[:, None] + np.arange(len(CH))[None, :]).astype("float32"), columns=CH)
-        frame.insert(0, "time_s", np.arange(n) / 40.0)
-        frame.insert(0, "recording", name)
-        parts.append(frame)
-        index.append((name, subject, experiment))
-    return RawCohort(
-        recordings=pd.concat(parts, ignore_index=True),
-        recording_index=pd.DataFrame(index, columns=["recording", "subject", "experiment"]),
-        subjects=pd.DataFrame({"subject": list(weights), "weight_kg": list(weights.values())}),
-    )
 
 
 COHORT = {("s1", 1): 200, ("s1", 9): 200, ("s2", 1): 200, ("s2", 10): 200}

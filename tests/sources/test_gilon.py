@@ -14,25 +14,9 @@ from insole_mtl.signals.validation import validate_raw_cohort
 from insole_mtl.sources.cohort import RawCohort
 from insole_mtl.sources.gilon import gilon_file_name, read_gilon, write_gilon_fixture
 
+from ._cohort import CH, paper_channel_cohort as _cohort
+
 CH = list(PAPER_CHANNELS)
-
-
-def _cohort(lengths: dict[tuple[str, int], int], weights: dict[str, float]) -> RawCohort:
-    """Recordings named ``<subject>_EXP<NN>`` at 40 Hz; channel j of sample k = 1000*r + 10*k + j."""
-    parts, index = [], []
-    for r, ((subject, experiment), n) in enumerate(lengths.items()):
-        name = f"{subject}_EXP{experiment:02d}"
-        values = 1000.0 * r + 10.0 * np.arange(n)[:, None] + np.arange(len(CH))[None, :]
-        frame = pd.DataFrame(values.astype("float32"), columns=CH)
-        frame.insert(0, "time_s", np.arange(n) / 40.0)
-        frame.insert(0, "recording", name)
-        parts.append(frame)
-        index.append((name, subject, experiment))
-    return RawCohort(
-        recordings=pd.concat(parts, ignore_index=True),
-        recording_index=pd.DataFrame(index, columns=["recording", "subject", "experiment"]),
-        subjects=pd.DataFrame({"subject": list(weights), "weight_kg": list(weights.values())}),
-    )
 
 
 @pytest.fixture
