@@ -26,7 +26,7 @@ from kedro.pipeline import Pipeline, node
 
 from insole_mtl.pipelines.encoding.nodes import encode_windows
 from insole_mtl.pipelines.split.nodes import split_cohort_subjects
-from insole_mtl.pipelines.template import data_template, model_template
+from insole_mtl.pipelines.template import data_template, model_template, template_parameters
 from insole_mtl.pipelines.windowing.nodes import window_recordings
 from insole_mtl.protocol.design import ProtocolDesign, RunKey
 
@@ -112,11 +112,6 @@ def shared_pipeline(design: ProtocolDesign) -> Pipeline:
         inputs={"recordings", "recording_labels", "ingest_drop_report"},
         parameters=template_parameters(template),
     )
-
-
-def template_parameters(pipeline: Pipeline) -> set[str]:
-    """The ``params:`` inputs of ``pipeline`` (shared, not namespaced)."""
-    return {name for name in pipeline.inputs() if name.startswith("params:")}
 
 
 def fold_template(fold_key: str) -> Pipeline:
