@@ -131,13 +131,38 @@ class DaskSettings:
 
 
 # -- on the workers ------------------------------------------------------------------------------------
-def execute_node(node: Node, values: dict[str, Any], datasets: dict[str, AbstractDataset]) -> dict[str, Any]:
+class NodeOutputs:
+    """A node's outputs on their way from a worker to the driver.
+
+    The wrapper makes ``distributed`` pickle the outputs as one object (through each value's own
+    ``__reduce__``, as a ``PickleDataset`` would) instead of walking into the dict with its type-specific
+    serializers, whose ``torch.nn.Module`` path fails on an ``LSTM`` (weak references to its weights).
+    """
+
+    __slots__ = ("outputs",)
+
+    def __init__(self, outputs: dict[str, Any]) -> None:
+        self.outputs = outputs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NodeOutputs, (self.outputs,))
+
+
+def execute_node(
+    node: Node, values: dict[str, Any], datasets: dict[str, AbstractDataset], torch_threads: int | None = None
+) -> dict[str, Any]:
     """Run ``node`` on a worker: load ``datasets`` from their storage, add ``values`` (sent by the driver),
     and return the outputs. Writes nothing: the driver saves the outputs once the node has succeeded."""
+    if torch_threads is not None:
+        import torch
+
+        # OpenMP keeps the thread count per calling thread: set it in the executor thread running the node too
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
     inputs = dict(values)
     for name, dataset in datasets.items():
         inputs[name] = dataset.load()
-    return node.run(inputs)
+    return NodeOutputs(node.run(inputs))
 
 
 class TorchThreadsPlugin(WorkerPlugin):
@@ -155,13 +180,6 @@ class TorchThreadsPlugin(WorkerPlugin):
         import torch
 
         torch.set_num_threads(self.threads)
-
-
-def worker_torch_threads() -> int:
-    """``torch.get_num_threads()`` of the calling worker (used by the tests and the start-up log)."""
-    import torch
-
-    return torch.get_num_threads()
 
 
 # -- cluster set-up ------------------------------------------------------------------------------------
@@ -233,6 +251,7 @@ class DaskRunner(AbstractRunner):
         self.client: Client | None = None
         self.memory_persisted: dict[str, str] = {}  # in-memory dataset -> its scratch file
         self.gpu_nodes: list[str] = []
+        self.lost_workers: list[str] = []  # addresses of workers that left during the run
 
     def _get_executor(self, max_workers: int) -> None:  # the cluster is the executor
         return None
@@ -283,17 +302,26 @@ class DaskRunner(AbstractRunner):
         )  # fmt: skip
         return client, cluster
 
-    def _prepare_workers(self, client: Client, settings: DaskSettings) -> None:
-        client.wait_for_workers(1, timeout=settings.connect_timeout_s)
+    def _prepare_workers(self, client: Client, settings: DaskSettings, local: bool) -> None:
+        # a local cluster is complete before the first submit (its GPU workers included); a remote one may grow later
+        expected = settings.n_workers if local else 1
+        try:
+            client.wait_for_workers(expected, timeout=settings.connect_timeout_s)
+        except TimeoutError as error:
+            raise RuntimeError(
+                f"dask: fewer than {expected} worker(s) joined the scheduler within {settings.connect_timeout_s:g} s"
+            ) from error
         client.register_plugin(TorchThreadsPlugin(settings.threads_for_torch))
         for path in settings.worker_plugins:
             client.register_plugin(_load_object(path)())
-        threads = client.run(worker_torch_threads)
-        logger.info("dask: torch threads per worker %s", sorted(threads.values()))
+        workers = self._workers()
+        logger.info(
+            "dask: %d worker(s): %s", len(workers),
+            ", ".join(f"{info.get('name', address)} ({info.get('nthreads')} thread(s){', GPU' if (info.get('resources') or {}).get('GPU') else ''})" for address, info in workers.items()),
+        )  # fmt: skip
 
-    def _cluster_has_gpus(self, client: Client) -> bool:
-        workers = client.scheduler_info(n_workers=-1).get("workers", {})
-        return any((info.get("resources") or {}).get("GPU", 0) > 0 for info in workers.values())
+    def _cluster_has_gpus(self) -> bool:
+        return any((info.get("resources") or {}).get("GPU", 0) > 0 for info in self._workers().values())
 
     # -- dataset placement ------------------------------------------------------------------------
     @staticmethod
@@ -325,9 +353,14 @@ class DaskRunner(AbstractRunner):
             path = f"{scratch}/{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.pkl"
             persisted[name] = PickleDataset(filepath=path)
             self.memory_persisted[name] = path
+            logger.debug("dask: in-memory dataset %r (%s -> %s) persisted to %s", name, producers[name], ", ".join(consumers[name]), path)
+        if persisted:
+            # one line however many namespaces: names without their namespace, with their counts
+            counts = Counter(name.rsplit(".", 1)[-1] for name in persisted)
             logger.info(
-                "dask: in-memory dataset %r (%s -> %s) persisted to %s so the consumers can run on any worker",
-                name, producers[name], ", ".join(consumers[name]), path,
+                "dask: %d in-memory dataset(s) handed between nodes are persisted (not kept together) under %s, "
+                "so their consumers can run on any worker: %s", len(persisted), scratch,
+                ", ".join(f"{short} x{n}" if n > 1 else short for short, n in sorted(counts.items())),
             )  # fmt: skip
         return persisted
 
@@ -383,9 +416,10 @@ class DaskRunner(AbstractRunner):
 
         client, cluster = self._connect(settings, training_device)
         self.client = client
+        self.lost_workers = []
         try:
-            self._prepare_workers(client, settings)
-            cluster_gpus = self._cluster_has_gpus(client)
+            self._prepare_workers(client, settings, local=cluster is not None)
+            cluster_gpus = self._cluster_has_gpus()
             self.gpu_nodes = [n.name for n in nodes if self._wants_gpu(n, cluster_gpus, settings, training_device)]
             if self.gpu_nodes:
                 logger.info("dask: %d training node(s) request one GPU each: %s", len(self.gpu_nodes), ", ".join(self.gpu_nodes))
@@ -430,7 +464,9 @@ class DaskRunner(AbstractRunner):
         submit_ready()
         if not running and todo:
             self._raise_runtime_error(todo, done, set(), None)
+        workers = set(self._workers())
         for future in completed:
+            workers = self._log_lost_workers(workers)
             task = running.pop(future.key)
             node = task.node
             if future.status != "finished":
@@ -442,7 +478,7 @@ class DaskRunner(AbstractRunner):
                     other.future.cancel()
                 self._suggest_resume_scenario(pipeline, done, catalog)
                 raise error
-            outputs = future.result()
+            outputs = future.result().outputs
             future.release()
             hook_manager.hook.after_node_run(
                 node=node, catalog=catalog, inputs=task.values, outputs=outputs, is_async=self._is_async, run_id=run_id
@@ -456,6 +492,18 @@ class DaskRunner(AbstractRunner):
             submit_ready()
             if not running and todo:
                 self._raise_runtime_error(todo, done, set(), None)
+
+    def _workers(self) -> dict[str, Any]:
+        assert self.client is not None
+        return self.client.scheduler_info(n_workers=-1).get("workers", {})
+
+    def _log_lost_workers(self, known: set[str]) -> set[str]:
+        """Say which workers left since the last look (the scheduler re-runs their nodes elsewhere)."""
+        current = self._workers()
+        for address in sorted(known - set(current)):
+            self.lost_workers.append(address)
+            logger.warning("dask: worker %s left the cluster; the scheduler re-runs its nodes on other workers", address)
+        return set(current)
 
     def _submit(  # noqa: PLR0913
         self,
@@ -501,7 +549,7 @@ class DaskRunner(AbstractRunner):
         task.submitted_s = time.perf_counter()
         assert self.client is not None
         return self.client.submit(
-            execute_node, node, values, datasets,
+            execute_node, node, values, datasets, settings.threads_for_torch,
             key=f"{node.name}-{run_token}", pure=False, retries=settings.retries,
             resources=resources, priority=-task.index,
         )  # fmt: skip
@@ -549,4 +597,4 @@ def _remove(path: str) -> None:
         logger.warning("dask: could not remove the scratch folder %s: %s", path, error)
 
 
-__all__ = ["DaskRunner", "DaskSettings", "TorchThreadsPlugin", "execute_node", "local_worker_specs"]
+__all__ = ["DaskRunner", "DaskSettings", "NodeOutputs", "TorchThreadsPlugin", "execute_node", "local_worker_specs"]
