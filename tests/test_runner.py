@@ -185,9 +185,16 @@ def test_training_nodes_request_the_gpu_worker_and_torch_threads_follow_the_sett
     assert {p["worker"] for p in placed} == {"worker-0"}  # the only worker with a GPU resource
     assert {p["torch_threads"] for p in placed} == {2}
 
-    runner = _dask(cluster, tmp_path, gpu=False)  # and back to one thread per worker, no GPU request
+    runner = _dask(cluster, tmp_path, gpu=False, torch_threads=1)  # back to one thread, no GPU request
     result = _run(runner, _pipeline(), _catalog(tmp_path / "cpu"))
     assert runner.gpu_nodes == [] and result["where"].load()["torch_threads"] == 1
+    assert runner.torch_threads == 1 and _dask(cluster, tmp_path).torch_threads is None  # yours: untouched by default
+
+
+def test_runs_without_a_hook_manager(cluster, tmp_path):
+    catalog = _catalog(tmp_path / "no_hooks")
+    _dask(cluster, tmp_path).run(_pipeline(), catalog)
+    assert catalog.load("total") == 30
 
 
 def test_load_inputs_driver_gives_the_hooks_every_input(cluster, tmp_path):

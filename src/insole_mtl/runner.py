@@ -70,7 +70,7 @@ class DaskSettings:
     address: str | None = None  # scheduler of an existing cluster; None = a LocalCluster on 127.0.0.1
     n_workers: int = 2  # LocalCluster only
     threads_per_worker: int = 1  # LocalCluster only: nodes run concurrently per worker
-    torch_threads: int | None = None  # torch/OpenMP threads per worker (None = threads_per_worker)
+    torch_threads: int | None = None  # torch threads per worker (None: threads_per_worker locally, untouched on yours)
     memory_limit: str | None = "auto"  # LocalCluster only, per worker
     dashboard_address: str | None = None  # LocalCluster only, e.g. ":8787"; None = no dashboard
     connect_timeout_s: float = 30.0
@@ -127,6 +127,7 @@ class DaskSettings:
 
     @property
     def threads_for_torch(self) -> int:
+        """Torch threads per worker of a local cluster (on one of yours: ``torch_threads``, None = untouched)."""
         return self.torch_threads or self.threads_per_worker
 
 
@@ -252,6 +253,7 @@ class DaskRunner(AbstractRunner):
         self.memory_persisted: dict[str, str] = {}  # in-memory dataset -> its scratch file
         self.gpu_nodes: list[str] = []
         self.lost_workers: list[str] = []  # addresses of workers that left during the run
+        self.torch_threads: int | None = None  # set on the workers (None: left as their environment sets it)
 
     def _get_executor(self, max_workers: int) -> None:  # the cluster is the executor
         return None
@@ -311,7 +313,8 @@ class DaskRunner(AbstractRunner):
             raise RuntimeError(
                 f"dask: fewer than {expected} worker(s) joined the scheduler within {settings.connect_timeout_s:g} s"
             ) from error
-        client.register_plugin(TorchThreadsPlugin(settings.threads_for_torch))
+        if self.torch_threads is not None:
+            client.register_plugin(TorchThreadsPlugin(self.torch_threads))
         for path in settings.worker_plugins:
             client.register_plugin(_load_object(path)())
         workers = self._workers()
@@ -395,8 +398,6 @@ class DaskRunner(AbstractRunner):
         hook_manager: PluginManager | None = None,
         run_id: str | None = None,
     ) -> None:
-        from distributed import as_completed
-
         assert hook_manager is not None  # AbstractRunner.run passes a _NullPluginManager at least
         nodes = pipeline.nodes
         self._validate_nodes(nodes)
@@ -408,7 +409,7 @@ class DaskRunner(AbstractRunner):
         persisted = self._persist_memory_datasets(pipeline, catalog, scratch) if settings.load_inputs == "worker" else {}
         if settings.load_inputs == "driver":
             logger.info("dask: load_inputs=driver: every input is loaded in the driver and sent with its node")
-        elif loaded_hooks := [impl.plugin_name for impl in hook_manager.hook.after_dataset_loaded.get_hookimpls()]:
+        elif loaded_hooks := _hook_plugins(hook_manager, "after_dataset_loaded"):
             logger.warning(
                 "dask: after_dataset_loaded hooks (%s) are not called for inputs loaded on the workers "
                 "(set dask.load_inputs: driver to call them)", ", ".join(loaded_hooks),
@@ -417,13 +418,16 @@ class DaskRunner(AbstractRunner):
         client, cluster = self._connect(settings, training_device)
         self.client = client
         self.lost_workers = []
+        # a local cluster shares this machine's cores: pin torch; a cluster of yours keeps its workers' own
+        # setting (OMP_NUM_THREADS in their environment) unless dask.torch_threads is given
+        self.torch_threads = settings.threads_for_torch if cluster is not None else settings.torch_threads
         try:
             self._prepare_workers(client, settings, local=cluster is not None)
             cluster_gpus = self._cluster_has_gpus()
             self.gpu_nodes = [n.name for n in nodes if self._wants_gpu(n, cluster_gpus, settings, training_device)]
             if self.gpu_nodes:
                 logger.info("dask: %d training node(s) request one GPU each: %s", len(self.gpu_nodes), ", ".join(self.gpu_nodes))
-            self._schedule(pipeline, catalog, hook_manager, run_id, settings, persisted, as_completed)
+            self._schedule(pipeline, catalog, hook_manager, run_id, settings, persisted)
         finally:
             self.client = None
             client.close()
@@ -439,8 +443,10 @@ class DaskRunner(AbstractRunner):
         run_id: str | None,
         settings: DaskSettings,
         persisted: dict[str, AbstractDataset],
-        as_completed: Any,
     ) -> None:
+        """Submit every node once its inputs exist; save and run the hooks of each as it finishes."""
+        from distributed import as_completed
+
         nodes = pipeline.nodes
         order = {node: index for index, node in enumerate(nodes)}
         dependencies = pipeline.node_dependencies
@@ -549,7 +555,7 @@ class DaskRunner(AbstractRunner):
         task.submitted_s = time.perf_counter()
         assert self.client is not None
         return self.client.submit(
-            execute_node, node, values, datasets, settings.threads_for_torch,
+            execute_node, node, values, datasets, self.torch_threads,
             key=f"{node.name}-{run_token}", pure=False, retries=settings.retries,
             resources=resources, priority=-task.index,
         )  # fmt: skip
@@ -578,6 +584,13 @@ class DaskRunner(AbstractRunner):
             "dask: completed %s; %d/%d nodes (%.0f%%), %d in flight, elapsed %.1f s, ETA %.0f s",
             node.name, n_done, n_total, 100.0 * n_done / n_total, n_running, elapsed_s, eta,
         )  # fmt: skip
+
+
+def _hook_plugins(hook_manager: Any, hook: str) -> list[str]:
+    """Names of the plugins implementing ``hook`` (none for Kedro's null manager, used without hooks)."""
+    caller = getattr(getattr(hook_manager, "hook", None), hook, None)
+    impls = caller.get_hookimpls() if caller is not None and hasattr(caller, "get_hookimpls") else None
+    return [impl.plugin_name for impl in impls or []]
 
 
 def _absolute(path: str) -> str:
