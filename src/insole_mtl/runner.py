@@ -14,8 +14,9 @@
   with ``SequentialRunner`` (kedro-mlflow and the project's hooks keep their state in the driver), and a
   retried node never opens a second MLflow run.
 * **In-memory datasets** (``MemoryDataset``: not in the catalog) that one node hands to another are
-  persisted as pickles under ``dask.scratch_dir`` (removed at the end of the run), so that the consumer can
-  run on any worker; the runner logs each one. Parameters are sent from the driver with the task.
+  persisted (not kept together with their producer): the driver writes them as pickles under
+  ``dask.scratch_dir`` (removed at the end of the run) and the consumer's worker reads them there; the runner
+  logs which (one INFO line, one DEBUG line each). Parameters are sent from the driver with the task.
 
 Hooks see one difference from ``SequentialRunner``: with ``dask.load_inputs: worker`` (default) the
 ``inputs`` given to the node hooks hold only the inputs the driver loaded (parameters, and datasets that
@@ -232,7 +233,6 @@ class _Task:
     index: int
     values: dict[str, Any] = field(default_factory=dict)  # inputs loaded in the driver
     future: Future | None = None
-    submitted_s: float = 0.0
 
 
 class DaskRunner(AbstractRunner):
@@ -552,7 +552,6 @@ class DaskRunner(AbstractRunner):
         values = {**task.values, **overrides}
         datasets = {name: dataset for name, dataset in datasets.items() if name not in overrides}
         resources = {"GPU": 1} if node.name in self.gpu_nodes else None
-        task.submitted_s = time.perf_counter()
         assert self.client is not None
         return self.client.submit(
             execute_node, node, values, datasets, self.torch_threads,
