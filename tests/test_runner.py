@@ -191,6 +191,20 @@ def test_training_nodes_request_the_gpu_worker_and_torch_threads_follow_the_sett
     assert runner.torch_threads == 1 and _dask(cluster, tmp_path).torch_threads is None  # yours: untouched by default
 
 
+def test_the_scheduler_address_comes_from_the_dask_parameters(cluster, tmp_path):
+    catalog = _catalog(tmp_path / "params")
+    catalog["params:dask"] = MemoryDataset({"address": cluster.scheduler_address, "scratch_dir": str(tmp_path / "s")})
+    runner = DaskRunner()
+    _run(runner, _pipeline(), catalog)
+    assert runner.settings.address == cluster.scheduler_address and catalog.load("total") == 30
+    catalog["params:dask"] = MemoryDataset({"address": "127.0.0.1:8786"})
+    with pytest.raises(ValueError, match=re.escape("params dask.address = '127.0.0.1:8786'; expected a scheduler address")):
+        _run(DaskRunner(), _pipeline(), catalog)
+    # --runner-params win over the parameters
+    _run(runner := DaskRunner(address=cluster.scheduler_address, scratch_dir=str(tmp_path / "s")), _pipeline(), catalog)
+    assert runner.settings.address == cluster.scheduler_address
+
+
 def test_runs_without_a_hook_manager(cluster, tmp_path):
     catalog = _catalog(tmp_path / "no_hooks")
     _dask(cluster, tmp_path).run(_pipeline(), catalog)

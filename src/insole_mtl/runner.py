@@ -100,11 +100,6 @@ class DaskSettings:
         settings.validate(source)
         return settings
 
-    def merged(self, overrides: Mapping[str, Any], source: str) -> DaskSettings:
-        """These settings with ``overrides`` applied (validated like :meth:`from_mapping`)."""
-        base = {f.name: getattr(self, f.name) for f in fields(self)}
-        return DaskSettings.from_mapping({**base, **overrides}, source)
-
     def validate(self, source: str = "params dask") -> None:
         """Raise ``ValueError`` naming the key for a value the runner cannot use."""
         if self.address is not None and (not isinstance(self.address, str) or not ADDRESS.match(self.address)):
@@ -260,9 +255,10 @@ class DaskRunner(AbstractRunner):
 
     # -- configuration ----------------------------------------------------------------------------
     def _settings(self, catalog: CatalogProtocol) -> DaskSettings:
-        params = catalog.load("params:dask") if "params:dask" in catalog else {}
-        settings = DaskSettings.from_mapping(params, "params dask")
-        return settings.merged(self._overrides, "runner params") if self._overrides else settings
+        params = dict(catalog.load("params:dask") or {}) if "params:dask" in catalog else {}
+        # runner params replace parameters before validation (a bad parameter they override does not matter);
+        # their own values were validated in __init__, so an error here names a parameter
+        return DaskSettings.from_mapping({**params, **self._overrides}, "params dask")
 
     @staticmethod
     def _training_device(catalog: CatalogProtocol) -> str | None:
