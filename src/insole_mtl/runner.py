@@ -423,6 +423,8 @@ class DaskRunner(AbstractRunner):
             self.gpu_nodes = [n.name for n in nodes if self._wants_gpu(n, cluster_gpus, settings, training_device)]
             if self.gpu_nodes:
                 logger.info("dask: %d training node(s) request one GPU each: %s", len(self.gpu_nodes), ", ".join(self.gpu_nodes))
+                if not cluster_gpus:  # dask.gpu: true; an adaptive cluster may still add GPU workers
+                    logger.warning("dask: no worker offers a GPU resource yet; the training nodes wait for one")
             self._schedule(pipeline, catalog, hook_manager, run_id, settings, persisted)
         finally:
             self.client = None
