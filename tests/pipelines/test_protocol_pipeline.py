@@ -196,8 +196,10 @@ def test_protocol_pipelines_resolve_every_dataset(dry_run, env, runs):
     result = dry_run[env]
     assert result["runs"] == runs
     assert result["unresolved"] == []
-    assert [name for name in result["inputs"] if not name.startswith("params:")] == ["raw_source"]
+    free = [name for name in result["inputs"] if not name.startswith("params:") and not name.endswith(".training_checkpoints")]
+    assert free == ["raw_source"]
     kinds = result["kinds"]
+    assert kinds["protocol.mtl_mobilenetv2.fold_1.seed_0.training_checkpoints"] == "CheckpointDataset"
     assert kinds["protocol.test.recurrence_plots"] == "NumpyArrayDataset"
     assert kinds["protocol.fold_1.train.recurrence_plots"] == "NumpyArrayDataset"
     assert kinds["protocol.fold_1.test.windows"] == "DiscardDataset"
