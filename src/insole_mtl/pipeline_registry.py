@@ -51,4 +51,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         pipelines["insole_mtl_protocol"] = pipelines["ingest"] + protocol.pipeline.create_pipeline()
     except Exception as error:  # noqa: BLE001 - reported, and `kedro run --pipeline=insole_mtl_protocol` then says it is missing
         logging.getLogger(__name__).warning("insole_mtl_protocol not registered: %s: %s", type(error).__name__, error)
+    from insole_mtl.pipelines import inference  # insole_infer: a trained model applied to new recordings (issue #11)
+
+    pipelines["insole_infer"] = inference.create_pipeline()
     return pipelines

@@ -3,8 +3,9 @@
 from kedro.config import OmegaConfigLoader
 
 from insole_mtl.hooks import CrossValidationMlflowHook, ProtocolDesignHook, ProtocolMlflowHook
+from insole_mtl.hooks import RunNamingMlflowHook, ServableModelMlflowHook  # issue #11
 
-HOOKS = (ProtocolDesignHook(), ProtocolMlflowHook(), CrossValidationMlflowHook())
+HOOKS = (ProtocolDesignHook(), ProtocolMlflowHook(), CrossValidationMlflowHook(), RunNamingMlflowHook(), ServableModelMlflowHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
