@@ -26,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 acquire_raw_cohort,
-                ["raw_source", "params:inference.synthetic"],
+                ["raw_source", "params:inference_synthetic"],
                 ["new_raw_recordings", "new_raw_recording_index", "new_raw_subjects", "new_source_drop_report"],
                 name="acquire_new_recordings",
             ),
