@@ -127,3 +127,13 @@ def test_bad_model_uri_fails_with_a_clear_error(trained_project, tmp_path):
     )
     assert result.returncode != 0
     assert f"model_uri '{tmp_path}/nope.pkl': no such model file or folder" in result.stdout + result.stderr
+
+
+def test_figures_are_written_and_logged_to_their_runs(trained_project):
+    reporting = _out(trained_project) / "08_reporting"
+    names = ["recurrence_gallery", "signal_snippets", "task_losses", "weight_per_subject",
+             "inference_recurrence_gallery", "inference_weight_per_subject"]  # fmt: skip
+    for name in names:
+        assert (reporting / f"{name}.png").stat().st_size > 10_000, name
+    logged = {p.name for p in (trained_project / "mlruns").rglob("*.png")}
+    assert {f"{name}.png" for name in names} <= logged

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Pipeline, node
 
+from .figures import figures_pipeline
 from .nodes import (
     compute_task_report,
     compute_test_metrics,
@@ -44,4 +45,4 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(plot_learning_curves, "training_history", "training_curves_plot", name="plot_training_curves"),
         ],
         tags=["evaluation"],
-    )
+    ) + figures_pipeline()

@@ -15,7 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matplotlib.figure import Figure
+
 from insole_mtl import inference
+from insole_mtl.encoding.recurrence import encode_recurrence_plots
+from insole_mtl.evaluation.plots import one_window_per_class, plot_recurrence_gallery, plot_subject_weight
 from insole_mtl.evaluation.metrics import evaluate_predictions
 from insole_mtl.serving.loading import LoadedModel
 from insole_mtl.signals.labels import label_recordings
@@ -149,3 +153,32 @@ def score_predictions(
             summary.update(evaluate_predictions(labels, predicted, list(tasks["activity"]["classes"])))
     flat = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float)) and np.isfinite(v)}
     return summary, {k: {"value": v, "step": 0} for k, v in flat.items()}
+
+
+def _class_column(predictions: pd.DataFrame) -> pd.DataFrame:
+    """``activity`` = the true class id where labelled, else the predicted one (for one-window-per-class figures)."""
+    labelled = "true_activity_id" in predictions.columns
+    ids = predictions["true_activity_id"] if labelled else predictions["activity_id"]
+    return pd.DataFrame({"activity": ids.to_numpy(np.int64), "subject": predictions["subject"].to_numpy()})
+
+
+def plot_new_recurrence_gallery(
+    loaded: LoadedModel, windows: np.ndarray, predictions: pd.DataFrame, tasks: Mapping[str, Mapping[str, Any]], sampling: Mapping[str, float]
+) -> Figure:
+    """One new window per class (true class where labelled, else predicted) x every channel, as the model reads it."""
+    pre = inference.model_preprocessing(loaded.model, float(sampling["target_rate_hz"]))
+    classes = inference.class_names_of(loaded.model, tasks)
+    labels = _class_column(predictions)
+    rows = [row for _, row in one_window_per_class(labels, len(classes))]
+    subset = np.asarray(windows[rows], dtype=np.float32)
+    plots = encode_recurrence_plots(subset, pre.percentage or 10.0, resolution=pre.resolution)
+    if pre.resolution is None:
+        plots = np.unpackbits(plots, axis=-1, count=pre.window_length, bitorder="little")
+    return plot_recurrence_gallery(plots, labels.iloc[rows].reset_index(drop=True), classes, pre.channels)
+
+
+def plot_new_weight_per_subject(predictions: pd.DataFrame) -> Figure:
+    """Median predicted vs true body weight per subject of the new recordings (no points when unlabelled)."""
+    table = predictions.rename(columns={"weight": "pred_weight"})
+    table["weight"] = predictions["true_weight"] if "true_weight" in predictions.columns else np.nan
+    return plot_subject_weight(table)

@@ -13,6 +13,8 @@ from insole_mtl.pipelines.ingest.nodes import acquire_raw_cohort
 
 from .nodes import (
     describe_model,
+    plot_new_recurrence_gallery,
+    plot_new_weight_per_subject,
     predict_new_windows,
     prepare_new_recordings,
     score_predictions,
@@ -55,6 +57,9 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(summarise_predictions, "predictions", "recording_predictions", name="summarise_recordings"),
             node(score_predictions, ["predictions", "params:tasks"], ["inference_metrics", "inference_mlflow_metrics"],
                  name="score_predictions"),
+            node(plot_new_recurrence_gallery, ["inference_model", "new_windows", "predictions", "params:tasks", "params:sampling"],
+                 "inference_recurrence_gallery_plot", name="plot_new_recurrence_gallery"),
+            node(plot_new_weight_per_subject, "predictions", "inference_weight_per_subject_plot", name="plot_new_weight_per_subject"),
         ],
         tags=["inference"],
     )  # fmt: skip
