@@ -296,3 +296,33 @@ def plot_subject_weight(predictions: pd.DataFrame, pred: str = "pred_weight", tr
         ax.plot([low, high], [low, high], linestyle="--", color="grey")
     ax.set(title=f"Body weight per subject ({len(table)} subjects)", xlabel="true weight (kg)", ylabel="predicted weight (kg)")
     return fig
+
+
+def amplitude_by_class(windows: np.ndarray, labels: pd.DataFrame, class_names: Sequence[str], channels: Sequence[str]) -> pd.DataFrame:
+    """Mean over each class's windows of the amplitude statistics the model reads (per channel: mean, std, min,
+    max of the raw window, sensor units): rows = classes, columns = ``<channel>_<statistic>``."""
+    from insole_mtl.models.amplitude import AMPLITUDE_STATISTICS, amplitude_statistics_numpy
+
+    stats = amplitude_statistics_numpy(np.asarray(windows))
+    columns = [f"{c}_{s}" for c in channels for s in AMPLITUDE_STATISTICS]
+    table = pd.DataFrame(stats, columns=columns)
+    table["activity"] = [class_names[int(k)] for k in labels["activity"].to_numpy()]
+    return table.groupby("activity", sort=False).mean().reindex([c for c in class_names if c in set(table["activity"])])
+
+
+def plot_amplitude_by_class(table: pd.DataFrame, statistic: str = "std") -> Figure:
+    """Heat map of one amplitude statistic per class (rows) and channel (columns), from :func:`amplitude_by_class`;
+    each column scaled to its maximum so accelerometer and force channels share one colour scale."""
+    columns = [c for c in table.columns if c.endswith(f"_{statistic}")]
+    if not columns:
+        raise ValueError(f"no '<channel>_{statistic}' column in {list(table.columns)[:8]}...")
+    values = table[columns].to_numpy(np.float64)
+    scaled = values / np.maximum(np.abs(values).max(axis=0, keepdims=True), 1e-12)
+    fig = _new_figure(0.55 * len(columns) + 2.5, 0.45 * len(table) + 1.5)
+    ax = fig.subplots()
+    image = ax.imshow(scaled, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(columns)), [c[: -len(statistic) - 1] for c in columns], rotation=60, fontsize=7)
+    ax.set_yticks(range(len(table)), list(table.index), fontsize=8)
+    ax.set_title(f"Amplitude statistic '{statistic}' per class (column-scaled)")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
