@@ -415,6 +415,8 @@ def run_description(pipeline: str, env: str, params: Mapping[str, Any]) -> tuple
     }  # fmt: skip
     if pipeline == "insole_infer":
         return f"insole_infer · {env}", {"insole.pipeline": pipeline, "insole.source": env}
+    if pipeline != "insole_mtl":  # cross-validation / protocol parents keep their pipeline name (children are named)
+        return pipeline, tags
     return f"{pipeline} · {family} · {loss} · {env} · seed {seed}", tags
 
 
@@ -444,7 +446,7 @@ class RunNamingMlflowHook:
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         run = _active_run()
         names = run_params.get("pipeline_names") or [run_params.get("pipeline_name")]
-        self._pipeline = ",".join(str(n) for n in names if n) or "__default__"
+        self._pipeline = ",".join(str(n) for n in names if n and n != "__default__") or "insole_mtl"
         self._env = str(run_params.get("env") or self._env)
         if run is None:
             return
