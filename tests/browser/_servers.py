@@ -25,10 +25,19 @@ def browser_available() -> bool:
     return all(shutil.which(p) or Path(p).exists() for p in (CHROMIUM, CHROMEDRIVER))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(low: int = 20000, high: int = 49000) -> int:
+    """A free TCP port on 127.0.0.1 below 49152 (kedro-viz refuses the ephemeral range the OS hands out for port 0)."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(low, high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}..{high}")
 
 
 def wait_http(url: str, process: subprocess.Popen, timeout_s: float, log: Path) -> None:
