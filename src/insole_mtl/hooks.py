@@ -347,3 +347,157 @@ class CrossValidationMlflowHook:
                 MlflowClient().set_terminated(run_id, "FAILED")
         except Exception as log_error:  # noqa: BLE001
             logger.warning("cross-validation %s: MLflow logging of the failure failed: %s", fold, log_error)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Issue #11: the MLflow UI opens on the runs, runs are named by what they did, the trained model is servable.
+# ------------------------------------------------------------------------------------------------------
+
+#: MLflow 3 opens an experiment on its GenAI overview unless its kind says "model training"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
+def _short_source(source: str) -> str:
+    """``runs:/<id>/<name>`` -> ``runs:/<id8>/<name>``; a path -> its version folder (or file name)."""
+    if source.startswith("runs:/"):
+        run_id, _, name = source[len("runs:/") :].partition("/")
+        return f"runs:/{run_id[:8]}/{name}"
+    if "://" in source or source.startswith("models:/"):
+        return source
+    from pathlib import Path
+
+    path = Path(source)
+    return path.parent.name if path.name == "trained_model.pkl" else path.name
+
+
+def run_description(pipeline: str, env: str, params: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
+    """The MLflow run name and tags of a ``kedro run``: what it trained (model, loss, source, seed, plots).
+
+    Returns:
+        ``("insole_mtl · mobilenetv2@40+amp · uncertainty · test · seed 1", {"insole.pipeline": ..., ...})``.
+    """
+    model = params.get("model") or {}
+    options = model.get("options") or {}
+    name = str(model.get("name", "?"))
+    resolution = (params.get("recurrence") or {}).get("resolution")
+    family = name
+    if name == "mobilenetv2":
+        family += f"@{resolution or 'full'}"
+    if options.get("amplitude_features"):
+        family += "+amp"
+    loss = str((params.get("loss_weighting") or {}).get("method", "?"))
+    seed = (params.get("training") or {}).get("seed")
+    tags = {
+        "insole.pipeline": pipeline, "insole.source": env, "insole.model": name, "insole.model_family": family,
+        "insole.loss_weighting": loss, "insole.seed": str(seed), "insole.recurrence_resolution": str(resolution),
+        "insole.amplitude_features": str(bool(options.get("amplitude_features"))),
+        "insole.tasks": ",".join(model.get("tasks") or []),
+    }  # fmt: skip
+    if pipeline == "insole_infer":
+        return f"insole_infer · {env}", {"insole.pipeline": pipeline, "insole.source": env}
+    if pipeline != "insole_mtl":  # cross-validation / protocol parents keep their pipeline name (children are named)
+        return pipeline, tags
+    return f"{pipeline} · {family} · {loss} · {env} · seed {seed}", tags
+
+
+class RunNamingMlflowHook:
+    """Sets the experiment up as a model-training experiment (tag ``mlflow.experimentKind =
+    custom_model_development``, so MLflow 3's UI opens on the runs table, not the GenAI overview) and names each
+    kedro-mlflow run by what it did (``mlflow.runName`` + ``insole.*`` tags: pipeline, model family, loss
+    weighting, source environment, seed), so *Compare* lines up the paper's comparisons. ``insole_infer`` runs
+    are renamed once their model is loaded: ``insole_infer · <env> · <model family> · <model source>``, tags
+    ``insole.model_uri`` / ``insole.model_family``."""
+
+    def __init__(self) -> None:
+        self._params: Mapping[str, Any] = {}
+        self._env = "local"
+        self._pipeline = "__default__"
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        try:
+            self._params = context.params
+        except Exception as error:  # noqa: BLE001 - a broken configuration is reported where it is used
+            logger.debug("run naming: parameters not readable (%s)", error)
+            self._params = {}
+        self._env = str(context.env or "local")
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        run = _active_run()
+        names = run_params.get("pipeline_names") or [run_params.get("pipeline_name")]
+        self._pipeline = ",".join(str(n) for n in names if n and n != "__default__") or "insole_mtl"
+        self._env = str(run_params.get("env") or self._env)
+        if run is None:
+            return
+        from mlflow import MlflowClient
+        from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
+        client = MlflowClient()
+        client.set_experiment_tag(run[1], EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        name, tags = run_description(self._pipeline, self._env, self._params)
+        for key, value in {MLFLOW_RUN_NAME: name, **tags}.items():
+            client.set_tag(run[0], key, value)
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        if dataset_name != "inference_model" or not hasattr(data, "source"):
+            return
+        run = _active_run()
+        if run is None:
+            return
+        from mlflow import MlflowClient
+        from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
+        spec = getattr(data.model, "build_spec", None) or {}
+        family = str(spec.get("name", type(data.model).__name__))
+        tags = {
+            MLFLOW_RUN_NAME: f"insole_infer · {self._env} · {family} · {_short_source(str(data.source))}",
+            "insole.model_uri": str(data.source), "insole.model_family": family, "insole.model": family,
+            **{f"insole.model_{k}": str(v) for k, v in (data.details or {}).items()},
+        }  # fmt: skip
+        client = MlflowClient()
+        for key, value in tags.items():
+            client.set_tag(run[0], key, value)
+
+
+class ServableModelMlflowHook:
+    """Logs the model the ``insole_mtl`` training node returns (dataset ``trained_model``) to the run as an
+    MLflow pyfunc ``serving_model`` (:mod:`insole_mtl.serving.pyfunc`): raw windows ``(n, C, L)`` in sensor
+    units in, activity/speed/weight out, with a signature and an input example of real validation windows.
+    ``mlflow models predict -m runs:/<id>/serving_model`` and ``insole_infer --params=model_uri=...`` then give
+    the same predictions. Replaces ``pipeline_ml_factory``, which Kedro >= 1.3.1 silently turns into a plain
+    pipeline (kedro-mlflow #690). The URI goes to the run's tag ``insole.serving_model_uri``."""
+
+    def __init__(self) -> None:
+        self._params: Mapping[str, Any] = {}
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        try:
+            self._params = context.params
+        except Exception:  # noqa: BLE001 - reported where the parameters are used
+            self._params = {}
+
+    @hook_impl
+    def after_node_run(self, node: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if "trained_model" not in outputs:
+            return
+        run = _active_run()
+        if run is None:
+            return
+        example = next((inputs[k] for k in ("val.windows", "train_oversampled.windows") if k in inputs and len(inputs[k])), None)
+        if example is None:
+            logger.warning("serving model not logged: the training node read no raw windows for an input example")
+            return
+        import numpy as np
+        from mlflow import MlflowClient
+
+        from insole_mtl.serving.pyfunc import log_servable_model
+
+        classes = list(((self._params.get("tasks") or {}).get("activity") or {}).get("classes") or [])
+        rate = float((self._params.get("sampling") or {}).get("target_rate_hz", 40.0))
+        info = log_servable_model(outputs["trained_model"], classes, np.asarray(example[:2]), rate)
+        MlflowClient().set_tag(run[0], "insole.serving_model_uri", f"runs:/{run[0]}/{info.name}")
+        logger.info("servable MLflow model logged: %s", info.model_uri)

@@ -4,7 +4,8 @@
 partition -> oversampling -> encoding -> training -> evaluation) -> benchmark. ``insole_mtl_cv`` runs the
 same template once per cross-validation fold; ``insole_mtl_protocol`` (a few variants x 2 folds x 1 seed),
 ``insole_mtl_protocol_paper`` (every table x 5 folds x 5 seeds) and ``insole_mtl_protocol_extras`` run its
-data half once per validation fold and its model half once per protocol run. Each stage is also
+data half once per validation fold and its model half once per protocol run. ``insole_infer`` applies a trained
+model to new recordings. Each stage is also
 registered on its own (``kedro run --pipeline=benchmark``).
 
 The protocol pipelines are built only when asked for (:class:`LazyPipelines`): ``kedro run
@@ -22,6 +23,7 @@ from insole_mtl.pipelines import (
     cross_validation,
     encoding,
     evaluation,
+    inference,
     ingest,
     oversampling,
     protocol,
@@ -92,4 +94,5 @@ def register_pipelines() -> Mapping[str, Pipeline]:
     factories["__default__"] = _single_run
     factories["insole_mtl_cv"] = lambda: _prepare() + cross_validation.pipeline.create_pipeline()
     factories.update({name: _protocol(name) for name in DESIGNS})
+    factories["insole_infer"] = inference.create_pipeline  # a trained model applied to new recordings
     return LazyPipelines(factories)

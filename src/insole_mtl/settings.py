@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from insole_mtl.hooks import CrossValidationMlflowHook, ProtocolMlflowHook
+from insole_mtl.hooks import CrossValidationMlflowHook, ProtocolMlflowHook, RunNamingMlflowHook, ServableModelMlflowHook
 
-HOOKS = (ProtocolMlflowHook(), CrossValidationMlflowHook())
+HOOKS = (ProtocolMlflowHook(), CrossValidationMlflowHook(), RunNamingMlflowHook(), ServableModelMlflowHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

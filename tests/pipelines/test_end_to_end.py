@@ -58,4 +58,4 @@ def test_run_is_tracked_in_one_mlflow_run_with_params_curves_metrics_and_model(p
     assert steps["epoch.train_loss"] == 2 and "test.activity_accuracy" in steps
     assert "efficiency.latency_ms_cpu_bs1" in steps
     models = db.execute("select count(*) from logged_models").fetchone()[0]
-    assert models == 1
+    assert models == 2  # the PyTorch model (catalog mlflow_model) + the servable pyfunc (ServableModelMlflowHook)

@@ -111,7 +111,7 @@ def test_models_read_their_input_kind_and_the_shared_test_set(pipeline):
             "protocol.fold_3.val.recurrence_plots", "protocol.fold_3.val.windows", "protocol.fold_3.val.window_labels",
             "params:channels", "params:tasks", f"protocol.{variant}.fold_3.seed_0.model_config",
             f"protocol.{variant}.fold_3.seed_0.loss_weighting_config", f"protocol.{variant}.fold_3.seed_0.training_config",
-            "protocol.recurrence_config", f"protocol.{variant}.fold_3.seed_0.training_checkpoints",
+            "protocol.recurrence_config", f"protocol.{variant}.fold_3.seed_0.training_checkpoints", "params:sampling",
         ]  # fmt: skip
     predict = _node(pipeline, "protocol.lstm.fold_0.seed_1.predict_test_windows")
     assert predict.inputs[1:4] == ["protocol.test.recurrence_plots", "protocol.test.windows", "protocol.test.window_labels"]

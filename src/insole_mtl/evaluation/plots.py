@@ -140,3 +140,189 @@ def plot_training_curves(history: pd.DataFrame) -> Figure:
         ax.set_xlabel("epoch")
         ax.legend()
     return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue #11: the figures users look at first (recurrence plots and signals per class, per-task losses with the
+# learnt weights, per-subject weight).
+# --------------------------------------------------------------------------------------------------
+def one_window_per_class(labels: pd.DataFrame, n_classes: int, column: str = "activity") -> list[tuple[int, int]]:
+    """``(class, row)`` of the first window of each class present in ``labels[column]`` (class order)."""
+    values = labels[column].to_numpy()
+    picked = []
+    for k in range(n_classes):
+        rows = np.flatnonzero(values == k)
+        if rows.size:
+            picked.append((k, int(rows[len(rows) // 2])))  # a window from the middle of the class's windows
+    return picked
+
+
+def plot_recurrence_gallery(
+    plots: np.ndarray, labels: pd.DataFrame, class_names: Sequence[str], channels: Sequence[str], column: str = "activity"
+) -> Figure:
+    """One window per class (rows) x every channel (columns): its recurrence plot as the model reads it.
+
+    Args:
+        plots: recurrence plots ``(n, C, R, R)``: 0/1 plots or recurrence counts per cell (any numeric dtype;
+            shown as the local recurrence rate, scaled to [0, 1] per figure).
+        labels: one row per window, class ids in ``labels[column]``; class_names: K names; channels: C names.
+
+    Returns:
+        Figure titled ``"Recurrence plots, one window per class"``; each axes titled with the channel name, each
+        row labelled with the class name.
+    """
+    plots = np.asarray(plots)
+    if plots.ndim != 4 or plots.shape[1] != len(channels):
+        raise ValueError(f"plots must be (n, {len(channels)}, R, R) for channels {list(channels)}, got shape {plots.shape}")
+    picked = one_window_per_class(labels, len(class_names), column)
+    if not picked:
+        raise ValueError(f"no window carries a class in labels[{column!r}]")
+    top = max(float(plots.max()), 1.0)
+    fig = _new_figure(1.25 * len(channels) + 1, 1.3 * len(picked) + 0.8)
+    axes = fig.subplots(len(picked), len(channels), squeeze=False)
+    for r, (k, row) in enumerate(picked):
+        for c, channel in enumerate(channels):
+            ax = axes[r, c]
+            ax.imshow(plots[row, c] / top, cmap="Greys", vmin=0, vmax=1, origin="lower", interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(str(channel), fontsize=8)
+            if c == 0:
+                ax.set_ylabel(str(class_names[k]), fontsize=8)
+    fig.suptitle("Recurrence plots, one window per class")
+    return fig
+
+
+def plot_signal_snippets(
+    windows: np.ndarray, labels: pd.DataFrame, class_names: Sequence[str], channels: Sequence[str], rate_hz: float, column: str = "activity"
+) -> Figure:
+    """Raw signals of one window per class (rows): accelerometer channels and force channels in two columns.
+
+    Args:
+        windows: raw windows ``(n, C, L)`` in sensor units; rate_hz: their sampling rate (x axis in seconds).
+        channels: C names; names starting with ``fsr`` or a foot letter + digit (gaitpdb ``L1``) are forces.
+
+    Returns:
+        Figure titled ``"Raw signals, one window per class"``, axes titled ``"<class>: motion"`` / ``"<class>: force"``.
+    """
+    windows = np.asarray(windows)
+    if windows.ndim != 3 or windows.shape[1] != len(channels):
+        raise ValueError(f"windows must be (n, {len(channels)}, L) for channels {list(channels)}, got shape {windows.shape}")
+    picked = one_window_per_class(labels, len(class_names), column)
+    if not picked:
+        raise ValueError(f"no window carries a class in labels[{column!r}]")
+    force = [bool(re.match(r"^(fsr|[LR]\d)", str(c))) for c in channels]
+    groups = [("motion", [i for i, f in enumerate(force) if not f]), ("force", [i for i, f in enumerate(force) if f])]
+    groups = [g for g in groups if g[1]]
+    t = np.arange(windows.shape[-1]) / float(rate_hz)
+    fig = _new_figure(6.0 * len(groups), 1.8 * len(picked) + 0.8)
+    axes = fig.subplots(len(picked), len(groups), squeeze=False, sharex=True)
+    for r, (k, row) in enumerate(picked):
+        for g, (name, index) in enumerate(groups):
+            ax = axes[r, g]
+            for i in index:
+                ax.plot(t, windows[row, i], linewidth=0.8, label=str(channels[i]))
+            ax.set_title(f"{class_names[k]}: {name}", fontsize=9)
+            if r == len(picked) - 1:
+                ax.set_xlabel("time (s)")
+            if r == 0:
+                ax.legend(fontsize=6, ncol=4, loc="upper right")
+    fig.suptitle("Raw signals, one window per class")
+    return fig
+
+
+def plot_task_losses(history: pd.DataFrame) -> Figure:
+    """Per-task training/validation losses per epoch (left) and the loss weighting's per-task weights (right;
+    for ``uncertainty`` the learnt ``exp(-log_var)`` of Kendall et al.).
+
+    Args:
+        history: the training history (``epoch``, ``train_<task>_loss``, ``val_<task>_loss``, ``weight_<task>``).
+
+    Returns:
+        Figure with axes titled ``"Per-task loss"`` and ``"Task weights"``.
+    """
+    if "epoch" not in history.columns:
+        raise ValueError(f"history needs an 'epoch' column, got {list(history.columns)}")
+    tasks = [m.group(1) for c in history.columns if (m := re.match(r"^train_([a-z0-9]+)_loss$", c))]
+    if not tasks:
+        raise ValueError(f"history has no train_<task>_loss column: {list(history.columns)}")
+    fig = _new_figure(10, 4)
+    left, right = fig.subplots(1, 2)
+    epochs = history["epoch"].to_numpy()
+    for i, task in enumerate(tasks):
+        colour = f"C{i}"
+        left.plot(epochs, history[f"train_{task}_loss"], color=colour, marker="o", label=f"{task} train")
+        if f"val_{task}_loss" in history.columns:
+            left.plot(epochs, history[f"val_{task}_loss"], color=colour, linestyle="--", marker="s", label=f"{task} val")
+        if f"weight_{task}" in history.columns:
+            right.plot(epochs, history[f"weight_{task}"], color=colour, marker="o", label=task)
+    left.set(title="Per-task loss", xlabel="epoch", ylabel="loss (standardised targets)")
+    right.set(title="Task weights", xlabel="epoch", ylabel="weight")
+    left.legend(fontsize=7)
+    if right.lines:
+        right.legend(fontsize=7)
+    return fig
+
+
+def plot_subject_weight(predictions: pd.DataFrame, pred: str = "pred_weight", true: str = "weight") -> Figure:
+    """Per-subject body weight: the median prediction over a subject's weight windows (with its interquartile
+    range) against the subject's true weight, identity line dashed.
+
+    Args:
+        predictions: one row per window with ``subject``, the predicted (``pred``) and true (``true``) weight in
+            kg; windows without a true weight are ignored.
+
+    Returns:
+        Figure titled ``"Body weight per subject (n subjects)"``.
+    """
+    for column in ("subject", pred, true):
+        if column not in predictions.columns:
+            raise ValueError(f"predictions need a {column!r} column, got {list(predictions.columns)}")
+    known = predictions[predictions[true].notna()]
+    grouped = known.groupby("subject")
+    table = pd.DataFrame(
+        {"true": grouped[true].first(), "median": grouped[pred].median(),
+         "q25": grouped[pred].quantile(0.25), "q75": grouped[pred].quantile(0.75)}
+    )  # fmt: skip
+    fig = _new_figure(5, 5)
+    ax = fig.subplots()
+    if len(table):
+        ax.errorbar(table["true"], table["median"], yerr=[table["median"] - table["q25"], table["q75"] - table["median"]],
+                    fmt="o", capsize=3)  # fmt: skip
+        for subject, row in table.iterrows():
+            ax.annotate(str(subject), (row["true"], row["median"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        low, high = float(min(table["true"].min(), table["q25"].min())), float(max(table["true"].max(), table["q75"].max()))
+        ax.plot([low, high], [low, high], linestyle="--", color="grey")
+    ax.set(title=f"Body weight per subject ({len(table)} subjects)", xlabel="true weight (kg)", ylabel="predicted weight (kg)")
+    return fig
+
+
+def amplitude_by_class(windows: np.ndarray, labels: pd.DataFrame, class_names: Sequence[str], channels: Sequence[str]) -> pd.DataFrame:
+    """Mean over each class's windows of the amplitude statistics the model reads (per channel: mean, std, min,
+    max of the raw window, sensor units): rows = classes, columns = ``<channel>_<statistic>``."""
+    from insole_mtl.models.amplitude import AMPLITUDE_STATISTICS, amplitude_statistics_numpy
+
+    stats = amplitude_statistics_numpy(np.asarray(windows))
+    columns = [f"{c}_{s}" for c in channels for s in AMPLITUDE_STATISTICS]
+    table = pd.DataFrame(stats, columns=columns)
+    table["activity"] = [class_names[int(k)] for k in labels["activity"].to_numpy()]
+    return table.groupby("activity", sort=False).mean().reindex([c for c in class_names if c in set(table["activity"])])
+
+
+def plot_amplitude_by_class(table: pd.DataFrame, statistic: str = "std") -> Figure:
+    """Heat map of one amplitude statistic per class (rows) and channel (columns), from :func:`amplitude_by_class`;
+    each column scaled to its maximum so accelerometer and force channels share one colour scale."""
+    columns = [c for c in table.columns if c.endswith(f"_{statistic}")]
+    if not columns:
+        raise ValueError(f"no '<channel>_{statistic}' column in {list(table.columns)[:8]}...")
+    values = table[columns].to_numpy(np.float64)
+    scaled = values / np.maximum(np.abs(values).max(axis=0, keepdims=True), 1e-12)
+    fig = _new_figure(0.55 * len(columns) + 2.5, 0.45 * len(table) + 1.5)
+    ax = fig.subplots()
+    image = ax.imshow(scaled, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(columns)), [c[: -len(statistic) - 1] for c in columns], rotation=60, fontsize=7)
+    ax.set_yticks(range(len(table)), list(table.index), fontsize=8)
+    ax.set_title(f"Amplitude statistic '{statistic}' per class (column-scaled)")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Pipeline, node
 
+from .figures import figures_pipeline
 from .nodes import (
     compute_task_report,
     compute_test_metrics,
@@ -54,7 +55,7 @@ def reporting_pipeline() -> Pipeline:
             node(plot_learning_curves, "training_history", "training_curves_plot", name="plot_training_curves"),
         ],
         tags=["evaluation"],
-    )  # fmt: skip
+    ) + figures_pipeline()  # fmt: skip
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -70,6 +70,7 @@ def train_multitask_model(
     training: Mapping[str, Any],
     recurrence: Mapping[str, Any],
     checkpoints: CheckpointStoreLike | None = None,
+    sampling: Mapping[str, Any] | None = None,
 ) -> tuple[torch.nn.Module, torch.nn.Module, pd.DataFrame, dict[str, list[dict[str, float]]], dict[str, Any]]:
     """Train the configured model with masked task losses and the configured loss weighting.
 
@@ -86,6 +87,7 @@ def train_multitask_model(
             ``params:recurrence`` (its ``resolution`` sets a plot model's ``recurrence_cell``).
         checkpoints: the ``training_checkpoints`` store (a checkpoint after every epoch; ``training.resume:
             true`` continues after the newest one); None = no checkpoints.
+        sampling: ``params:sampling``; its ``target_rate_hz`` is recorded in ``model.preprocessing``.
 
     Returns:
         The model with the best validation epoch's weights (CPU, eval mode) twice — the file artifact and
@@ -103,6 +105,8 @@ def train_multitask_model(
     net.preprocessing = {
         "channels": list(channels),
         "window_length": length,
+        # the rate the windows were cut at: applying the model to new recordings resamples to it
+        "sampling_rate_hz": float(sampling["target_rate_hz"]) if sampling else None,
         "input_names": list(net.input_names),
         "recurrence": {k: recurrence.get(k) for k in ("percentage", "resolution")} if RECURRENCE_PLOTS in net.input_names else None,
     }

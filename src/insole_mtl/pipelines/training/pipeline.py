@@ -15,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "train.recurrence_plots", "train_oversampled.windows", "train_oversampled.window_labels",
                     "val.recurrence_plots", "val.windows", "val.window_labels",
                     "params:channels", "params:tasks", "model_config", "loss_weighting_config", "training_config",
-                    "recurrence_config", "training_checkpoints",
+                    "recurrence_config", "training_checkpoints", "params:sampling",
                 ],
                 outputs=["trained_model", "mlflow_model", "training_history", "training_curves", "training_summary"],
                 name="train_multitask_model",

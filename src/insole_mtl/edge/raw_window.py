@@ -1,0 +1,285 @@
+"""A self-contained edge model: raw windows in sensor units in, activity/speed/weight out (issue #11).
+
+The existing export (:func:`insole_mtl.edge.onnx_export.export_onnx`) takes a precomputed recurrence-plot stack,
+so a device would also need our Python encoder. :func:`export_raw_window_onnx` puts the encoder into the graph:
+
+* input ``windows`` ``(batch, C, L)`` float32, the raw window in sensor units (channel order of
+  ``model.preprocessing["channels"]``);
+* recurrence plots computed in float64 inside the graph, exactly the definition of
+  :mod:`insole_mtl.encoding.recurrence` (``|x_k - x_l| < eps``, ``eps = percentage / 100 * (max - min)`` per window
+  and channel, strict inequality), so the plots are BIT-IDENTICAL to the training encoder's, then reduced to
+  ``R x R`` recurrence counts by a ``k x k`` sum pool (``k = L / R``) when the model reads reduced plots;
+* the amplitude statistics (mean, std, min, max per channel) and every standardisation are part of the model;
+* outputs named after the tasks: ``activity`` logits ``(batch, K)``, ``speed`` (km/h) and ``weight`` (kg)
+  ``(batch,)``, plus ``activity_probability`` ``(batch, K)`` (softmax).
+
+Variants (:func:`build_edge_variants`): ``fp32`` (the raw-window graph) and ``int8`` (the network part
+statically quantised, QDQ, per-channel, U8S8, calibrated on training windows; the plot computation stays in
+float64 and is merged in front of it with :func:`onnx.compose.merge_models`). :func:`edge_session` opens a
+session tuned for batch 1 (ORT_ENABLE_ALL, one intra-op thread, no spinning); :func:`default_variant` picks int8
+on CPUs with VNNI (``avx512_vnni``/``avx_vnni``: ORT's u8s8 kernels use ``vpdpbusd``) and fp32 elsewhere (on AVX2
+without VNNI int8 was slower than fp32, issue #11), at run time from ``/proc/cpuinfo``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import platform
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import compose
+from torch import nn
+
+from insole_mtl.edge.onnx_export import DEFAULT_OPSET, export_onnx
+from insole_mtl.edge.quantization import quantize_int8
+from insole_mtl.encoding.recurrence import recurrence_cell
+from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS, MultitaskModel
+
+logger = logging.getLogger(__name__)
+
+#: name of the graph's only input
+INPUT = "windows"
+#: output with the softmax of the activity logits
+PROBABILITY = "activity_probability"
+#: variants of :func:`build_edge_variants`
+VARIANTS: tuple[str, ...] = ("fp32", "int8")
+
+
+class RecurrenceCounts(nn.Module):
+    """Raw windows ``(b, C, L)`` float32 -> recurrence plots ``(b, C, L, L)`` (0/1) or counts per ``k x k`` cell
+    ``(b, C, L/k, L/k)`` (0..k²), float32, computed in float64 like the training encoder.
+
+    Args:
+        percentage: ``eps`` as a percentage of the window-channel maximum distance, in (0, 100].
+        cell: ``k`` (1 = full plots).
+    """
+
+    def __init__(self, percentage: float, cell: int = 1) -> None:
+        super().__init__()
+        if not 0.0 < float(percentage) <= 100.0:
+            raise ValueError(f"percentage must be in (0, 100], got {percentage!r}")
+        self.fraction = float(percentage) / 100  # the encoder's ``p / 100``, in Python float64 as there
+        self.cell = int(cell)
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        x = windows.to(torch.float64)
+        distance = torch.abs(x.unsqueeze(-1) - x.unsqueeze(-2))  # (b, C, L, L)
+        eps = self.fraction * (torch.amax(x, dim=-1) - torch.amin(x, dim=-1))  # (b, C)
+        plots = (distance < eps.unsqueeze(-1).unsqueeze(-1)).to(torch.float32)
+        if self.cell > 1:
+            plots = nn.functional.avg_pool2d(plots, self.cell) * float(self.cell * self.cell)
+        return plots
+
+
+class PlotInputs(nn.Module):
+    """Raw windows -> the model's inputs in ``input_names`` order (the preprocessing graph of the int8 variant)."""
+
+    def __init__(self, model: MultitaskModel) -> None:
+        super().__init__()
+        self.input_names = tuple(model.input_names)
+        pre = model.preprocessing.get("recurrence") or {}
+        length = int(model.preprocessing["window_length"])
+        resolution = pre.get("resolution")
+        cell = recurrence_cell(length, int(resolution)) if resolution and int(resolution) != length else 1
+        self.encoder = RecurrenceCounts(float(pre.get("percentage", 10.0)), cell) if RECURRENCE_PLOTS in self.input_names else None
+
+    def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = []
+        for name in self.input_names:
+            out.append(self.encoder(windows) if name == RECURRENCE_PLOTS else windows * 1.0)
+        return tuple(out)
+
+
+class RawWindowModel(nn.Module):
+    """``forward(windows)`` -> ``(*task outputs in task order, activity probability)``, physical units."""
+
+    def __init__(self, model: MultitaskModel) -> None:
+        super().__init__()
+        self.model = model
+        self.inputs = PlotInputs(model)
+        self.output_names = (*model.task_names, PROBABILITY) if "activity" in model.task_names else model.task_names
+
+    def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        outputs = self.model.predict(*self.inputs(windows))
+        result = [outputs[name] for name in self.model.task_names]
+        if "activity" in self.model.task_names:
+            result.append(torch.softmax(outputs["activity"], dim=-1))
+        return tuple(result)
+
+
+def _check_model(model: MultitaskModel) -> tuple[int, int]:
+    if not isinstance(model, MultitaskModel):
+        raise TypeError(f"expected a MultitaskModel, got {type(model).__name__}")
+    pre = model.preprocessing or {}
+    if not pre.get("channels") or not pre.get("window_length"):
+        raise ValueError("the model records no channels/window_length in model.preprocessing; train it with the insole_mtl pipeline")
+    return len(pre["channels"]), int(pre["window_length"])
+
+
+def _torchscript_export(module: nn.Module, example: torch.Tensor, outputs: Sequence[str], opset: int) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
+        torch.onnx.export(
+            module, (example,), buffer, dynamo=False, input_names=[INPUT], output_names=list(outputs),
+            dynamic_axes={name: {0: "batch"} for name in (INPUT, *outputs)}, opset_version=opset, do_constant_folding=True,
+        )  # fmt: skip
+    return buffer.getvalue()
+
+
+def export_raw_window_onnx(model: MultitaskModel, opset: int = DEFAULT_OPSET) -> bytes:
+    """The fp32 self-contained graph: ``windows (batch, C, L)`` -> task outputs + ``activity_probability``."""
+    channels, length = _check_model(model)
+    was_training = model.training
+    wrapper = RawWindowModel(model.to("cpu").eval()).eval()
+    try:
+        return _torchscript_export(wrapper, torch.zeros(2, channels, length), wrapper.output_names, opset)
+    finally:
+        model.train(was_training)
+
+
+def _preprocessing_graph(model: MultitaskModel, opset: int) -> onnx.ModelProto:
+    channels, length = _check_model(model)
+    module = PlotInputs(model).eval()
+    names = [f"{name}_in" for name in module.input_names]
+    return onnx.load_from_string(_torchscript_export(module, torch.zeros(2, channels, length), names, opset))
+
+
+def _with_probability(graph_model: onnx.ModelProto, classes_output: str = "activity") -> onnx.ModelProto:
+    """Append ``activity_probability = Softmax(activity, axis=-1)`` to a graph's outputs."""
+    graph = graph_model.graph
+    if classes_output not in [o.name for o in graph.output]:
+        return graph_model
+    graph.node.append(onnx.helper.make_node("Softmax", [classes_output], [PROBABILITY], axis=-1, name="activity_softmax"))
+    logits = next(o for o in graph.output if o.name == classes_output)
+    probability = onnx.ValueInfoProto()
+    probability.CopyFrom(logits)
+    probability.name = PROBABILITY
+    graph.output.append(probability)
+    return graph_model
+
+
+def model_ready_inputs(model: MultitaskModel, windows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The plot network's float32 inputs of raw windows (what the int8 calibration sees), ``input_names`` order."""
+    with torch.no_grad():
+        return tuple(t.numpy() for t in PlotInputs(model).eval()(torch.as_tensor(np.asarray(windows, dtype=np.float32))))
+
+
+def export_int8_raw_window_onnx(
+    model: MultitaskModel, calibration_windows: np.ndarray, batch_size: int = 32, opset: int = DEFAULT_OPSET, **quantize_options: object
+) -> bytes:
+    """The int8 self-contained graph: float64 plot computation (as in fp32) + the statically quantised network.
+
+    Args:
+        calibration_windows: raw TRAINING windows ``(n, C, L)`` (a few hundred), in sensor units.
+        quantize_options: passed to :func:`insole_mtl.edge.quantization.quantize_int8`.
+    """
+    calibration_windows = np.asarray(calibration_windows, dtype=np.float32)
+    if calibration_windows.ndim != 3 or len(calibration_windows) == 0:
+        raise ValueError(f"calibration windows must be non-empty (n, C, L), got shape {calibration_windows.shape}")
+    example = model_ready_inputs(model, calibration_windows[:2])
+    network = export_onnx(model, tuple(torch.as_tensor(x) for x in example), opset=opset)
+    batches = (model_ready_inputs(model, calibration_windows[i : i + batch_size]) for i in range(0, len(calibration_windows), batch_size))
+    quantised = onnx.load_from_string(quantize_int8(network, batches, **quantize_options))
+    pre = _preprocessing_graph(model, opset)
+    pre = compose.add_prefix(pre, "pre_", rename_inputs=False, rename_outputs=False)
+    # align opset/IR versions so merge_models accepts both graphs
+    quantised.ir_version = pre.ir_version = max(pre.ir_version, quantised.ir_version)
+    opsets = {o.domain: o.version for o in quantised.opset_import}
+    for o in pre.opset_import:
+        o.version = max(o.version, opsets.get(o.domain, o.version))
+    for o in quantised.opset_import:
+        o.version = max(o.version, {p.domain: p.version for p in pre.opset_import}.get(o.domain, o.version))
+    io_map = [(f"{name}_in", name) for name in model.input_names]
+    merged = compose.merge_models(pre, quantised, io_map=io_map)
+    return _with_probability(merged).SerializeToString()
+
+
+def build_edge_variants(model: MultitaskModel, calibration_windows: np.ndarray, variants: Iterable[str] = VARIANTS) -> dict[str, bytes]:
+    """``{"fp32": bytes, "int8": bytes}`` (the requested ones) of the self-contained graph."""
+    result: dict[str, bytes] = {}
+    for variant in variants:
+        if variant == "fp32":
+            result[variant] = export_raw_window_onnx(model)
+        elif variant == "int8":
+            result[variant] = export_int8_raw_window_onnx(model, calibration_windows)
+        else:
+            raise ValueError(f"unknown edge variant {variant!r}; expected one of {list(VARIANTS)}")
+    return result
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (``/proc/cpuinfo`` on Linux; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def has_vnni(flags: set[str] | None = None) -> bool:
+    """True when the CPU has an int8 dot-product instruction ORT uses (AVX-512 VNNI, AVX-VNNI, AMX-INT8, ARM dotprod)."""
+    flags = cpu_flags() if flags is None else flags
+    return bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
+
+
+def default_variant(flags: set[str] | None = None) -> str:
+    """``"int8"`` on a CPU with VNNI, else ``"fp32"`` (see the module docstring)."""
+    return "int8" if has_vnni(flags) else "fp32"
+
+
+def stock_session(model_bytes: bytes) -> ort.InferenceSession:
+    """ONNX Runtime as a user gets it: default session options, CPU provider."""
+    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+
+
+def edge_session(model_bytes: bytes, threads: int = 1) -> ort.InferenceSession:
+    """A session tuned for batch-1 latency: all graph optimisations, ``threads`` intra-op threads (1: no thread
+    hand-off for a ~1 ms graph), no spin-waiting, sequential execution."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def run_raw(session: ort.InferenceSession, windows: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Outputs ``{name: array}`` of a raw-window session over ``windows (n, C, L)``, in batches."""
+    windows = np.ascontiguousarray(windows, dtype=np.float32)
+    names = [o.name for o in session.get_outputs()]
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for start in range(0, len(windows), batch_size):
+        for name, value in zip(names, session.run(names, {INPUT: windows[start : start + batch_size]})):
+            parts[name].append(value)
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def machine() -> dict[str, object]:
+    """CPU description for benchmark reports: model name, core count, the flags that decide the edge path."""
+    flags = cpu_flags()
+    name = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    interesting = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16")
+    return {"cpu": name, "cores": os.cpu_count(), "flags": [f for f in interesting if f in flags], "default_variant": default_variant(flags)}

@@ -1,0 +1,115 @@
+"""The self-contained raw-window ONNX model: plots inside the graph, bit-identical to the encoder; predictions
+equal insole_infer's; the int8 fast path and its per-CPU default; the side-by-side benchmark."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+import torch
+
+from insole_mtl import inference
+from insole_mtl.edge import raw_window as rw
+from insole_mtl.edge.raw_benchmark import FP32_TOLERANCE, agreement, benchmark_raw_window
+from insole_mtl.encoding.recurrence import encode_recurrence_plots, unpack_recurrence_plots
+
+from inference._model import small_model, windows
+
+
+def _perturb(model):
+    """Non-trivial BatchNorm statistics so logits are well apart (an untrained net is nearly uniform)."""
+    torch.manual_seed(3)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+    for head in model.heads.values():
+        head.weight.data.mul_(20.0)
+    return model.eval()
+
+
+@pytest.mark.parametrize("cell", [1, 4, 2])
+def test_graph_plots_are_bit_identical_to_the_encoder(cell):
+    w = windows(6, seed=4)
+    w[0, 3] = 7.0  # a constant channel: an all-zero plot
+    w[1, 5, ::2] = w[1, 5, 1::2]  # ties at eps are likely
+    module = rw.RecurrenceCounts(10.0, cell)
+    got = module(torch.as_tensor(w)).numpy()
+    if cell == 1:
+        expected = unpack_recurrence_plots(encode_recurrence_plots(w, 10.0), 160).astype(np.float32)
+    else:
+        expected = encode_recurrence_plots(w, 10.0, resolution=160 // cell).astype(np.float32)
+    np.testing.assert_array_equal(got, expected)
+    assert got[0, 3].sum() == 0
+
+
+def test_onnx_graph_reads_only_raw_windows_and_computes_the_same_plots():
+    model = small_model()
+    data = rw.export_raw_window_onnx(model)
+    graph = onnx.load_from_string(data)
+    onnx.checker.check_model(graph)
+    inputs = [i for i in graph.graph.input if i.name not in {t.name for t in graph.graph.initializer}]
+    assert [i.name for i in inputs] == ["windows"]
+    dims = [d.dim_param or d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 14, 160]
+    assert [o.name for o in graph.graph.output] == ["activity", "speed", "weight", "activity_probability"]
+
+
+def test_fp32_graph_predicts_what_insole_infer_predicts():
+    model = _perturb(small_model())
+    w = windows(40, seed=9)
+    pre = inference.model_preprocessing(model, 40.0)
+    reference = inference.predict_windows(model, w, pre)
+    outputs = rw.run_raw(rw.edge_session(rw.export_raw_window_onnx(model)), w)
+    scores = agreement(reference, outputs, None)
+    assert scores["class_agreement"] == 1.0
+    assert len(set(reference["activity"])) > 1  # the classes really vary
+    assert scores["max_abs_diff_probability"] <= FP32_TOLERANCE["activity_probability"]
+    assert scores["max_abs_diff_speed"] <= FP32_TOLERANCE["speed"]
+    assert scores["max_abs_diff_weight"] <= FP32_TOLERANCE["weight"]
+
+
+def test_raw_signal_models_export_too():
+    model = small_model("cnn1d", resolution=None, width=8, amplitude_features=True)
+    w = windows(8, seed=2)
+    pre = inference.model_preprocessing(model, 40.0)
+    outputs = rw.run_raw(rw.stock_session(rw.export_raw_window_onnx(model)), w)
+    np.testing.assert_allclose(outputs["speed"], inference.predict_windows(model, w, pre)["speed"], rtol=1e-5, atol=1e-4)
+
+
+def test_default_variant_follows_the_cpu_flags():
+    assert rw.default_variant({"avx2", "avx512f", "avx512_vnni"}) == "int8"
+    assert rw.default_variant({"avx2", "avx_vnni"}) == "int8"
+    assert rw.default_variant({"avx2", "fma"}) == "fp32"
+    assert rw.default_variant(set()) == "fp32"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from inference._trained import ensure_trained_project
+
+    work = ensure_trained_project(tmp_path_factory.getbasetemp())
+    data = work / "data" / "test"
+    from insole_mtl.serving.loading import load_trained_model
+
+    model = load_trained_model(None, data / "06_models" / "trained_model.pkl").model
+    test = np.load(data / "04_feature" / "test" / "windows.npy")
+    labels = pd.read_parquet(data / "04_feature" / "test" / "window_labels.parquet")
+    train = np.load(data / "04_feature" / "train" / "windows.npy")[:128]
+    return model, test, labels, train
+
+
+@pytest.mark.e2e
+def test_trained_model_edge_paths_agree_and_the_benchmark_reports_every_path(trained):
+    model, test, labels, train = trained
+    report, graphs = benchmark_raw_window(model, test, labels, train, warmup=2, repeats=12)
+    fp32, int8 = report["agreement_vs_insole_infer"]["edge_fp32"], report["agreement_vs_insole_infer"]["edge_int8"]
+    assert fp32["class_agreement"] == 1.0 and fp32["max_abs_diff_probability"] <= FP32_TOLERANCE["activity_probability"]
+    assert fp32["max_abs_diff_speed"] <= FP32_TOLERANCE["speed"] and fp32["max_abs_diff_weight"] <= FP32_TOLERANCE["weight"]
+    assert int8["class_agreement"] >= 0.97 and report["int8_accuracy_cost_points"] <= 0.5
+    assert set(report["latency"]) == {"pipeline", "stock_fp32", "edge_fp32", "stock_int8", "edge_int8", "edge_int8_2threads"}
+    assert report["latency"]["stock_fp32"]["speedup_vs_stock_fp32"] == 1.0
+    assert all(row["median_ms"] > 0 for row in report["latency"].values())
+    assert report["default_variant"] == rw.default_variant()
+    assert len(graphs["int8"]) < 0.7 * len(graphs["fp32"])  # int8 weights
