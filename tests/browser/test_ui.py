@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.skipif(not browser_available(), reason="needs Debian's chromium + chromium-driver (.ci/run installs them)"),
 ]
 
-LAYERS = ["raw", "intermediate", "primary", "feature", "model_input", "models", "model_output", "reporting"]
+LAYERS = ["configuration", "raw", "intermediate", "primary", "feature", "model_input", "models", "model_output", "reporting"]
 
 
 def _save(driver, work: Path, name: str) -> Path:
