@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from torch import nn
 
 from insole_mtl import inference
 from insole_mtl.edge import raw_window as rw
+from insole_mtl.edge.raw_benchmark import time_paths
 from insole_mtl.evaluation.metrics import evaluate_predictions
 from insole_mtl.models import MultitaskModel, build_model
 
@@ -109,17 +109,10 @@ def train_student(
 
 
 def _latency_ms(model: MultitaskModel, windows: np.ndarray, repeats: int) -> float:
+    """Median batch-1 latency (ms) of the model's raw-window edge graph over ``windows``."""
     session = rw.edge_session(rw.export_raw_window_onnx(model))
-    x = np.ascontiguousarray(windows[:1], dtype=np.float32)
-    for _ in range(10):
-        session.run(None, {rw.INPUT: x})
-    times = []
-    for i in range(repeats):
-        x = np.ascontiguousarray(windows[i % len(windows)][None], dtype=np.float32)
-        start = time.perf_counter()
-        session.run(None, {rw.INPUT: x})
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
+    path = {"edge": lambda x: session.run(None, {rw.INPUT: x})}
+    return time_paths(path, np.ascontiguousarray(windows, dtype=np.float32), warmup=10, repeats=repeats)["edge"]["median_ms"]
 
 
 def distillation_table(

@@ -37,7 +37,7 @@ import torch
 from onnx import compose
 from torch import nn
 
-from insole_mtl.edge.onnx_export import DEFAULT_OPSET, export_onnx
+from insole_mtl.edge.onnx_export import DEFAULT_OPSET, export_onnx, onnx_session, run_session_batched, split_batches
 from insole_mtl.edge.quantization import quantize_int8
 from insole_mtl.encoding.recurrence import recurrence_cell
 from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS, MultitaskModel
@@ -246,26 +246,13 @@ def stock_session(model_bytes: bytes) -> ort.InferenceSession:
 
 def edge_session(model_bytes: bytes, threads: int = 1) -> ort.InferenceSession:
     """A session tuned for batch-1 latency: all graph optimisations, ``threads`` intra-op threads (1: no thread
-    hand-off for a ~1 ms graph), no spin-waiting, sequential execution."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = int(threads)
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    hand-off for a ~1 ms graph), no spin-waiting, sequential execution (:func:`~insole_mtl.edge.onnx_export.onnx_session`)."""
+    return onnx_session(model_bytes, threads=int(threads), optimization="all", spinning=False)
 
 
 def run_raw(session: ort.InferenceSession, windows: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
     """Outputs ``{name: array}`` of a raw-window session over ``windows (n, C, L)``, in batches."""
-    windows = np.ascontiguousarray(windows, dtype=np.float32)
-    names = [o.name for o in session.get_outputs()]
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for start in range(0, len(windows), batch_size):
-        for name, value in zip(names, session.run(names, {INPUT: windows[start : start + batch_size]})):
-            parts[name].append(value)
-    return {name: np.concatenate(values) for name, values in parts.items()}
+    return run_session_batched(session, split_batches((np.asarray(windows),), batch_size))
 
 
 def machine() -> dict[str, object]:
