@@ -60,7 +60,6 @@ import gc
 import inspect
 import logging
 import os
-import platform
 import statistics
 import time
 from collections.abc import Iterator, Sequence
@@ -79,6 +78,7 @@ from insole_mtl.training.data import default_input_transform
 from insole_mtl.training.engine import TrainConfig, autocast_context, cpu_supports_bf16
 from insole_mtl.training.losses import masked_task_losses
 from insole_mtl.training.optim import build_optimizer
+from insole_mtl.cpu import cpu_info
 
 logger = logging.getLogger(__name__)
 
@@ -336,27 +336,9 @@ def time_training(
 # --------------------------------------------------------------------------------------------------
 # CPU description
 # --------------------------------------------------------------------------------------------------
-def _cpuinfo() -> tuple[str | None, set[str] | None]:
-    name, flags = None, None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and name is None:
-                    name = value.strip()
-                elif key == "flags" and flags is None:
-                    flags = set(value.split())
-                if name is not None and flags is not None:
-                    break
-    except OSError:
-        pass
-    return name or platform.processor() or None, flags
-
-
 def cpu_description() -> dict[str, Any]:
     """CPU model name, the :data:`CPU_FLAGS` present, and whether bf16 is native or emulated."""
-    name, flags = _cpuinfo()
+    name, flags = cpu_info()
     present = None
     if flags is not None:
         present = {flag: flag in flags for flag in CPU_FLAGS if flag != "amx"}

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import io
 import logging
-import platform
+import os
 import warnings
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -37,6 +36,7 @@ import torch
 from onnx import compose
 from torch import nn
 
+from insole_mtl.cpu import cpu_info
 from insole_mtl.edge.onnx_export import DEFAULT_OPSET, export_onnx, onnx_session, run_session_batched, split_batches
 from insole_mtl.edge.quantization import quantize_int8
 from insole_mtl.encoding.recurrence import recurrence_cell
@@ -218,14 +218,7 @@ def build_edge_variants(model: MultitaskModel, calibration_windows: np.ndarray, 
 
 def cpu_flags() -> set[str]:
     """The CPU's feature flags (``/proc/cpuinfo`` on Linux; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+    return cpu_info()[1] or set()
 
 
 def has_vnni(flags: set[str] | None = None) -> bool:
@@ -257,16 +250,7 @@ def run_raw(session: ort.InferenceSession, windows: np.ndarray, batch_size: int 
 
 def machine() -> dict[str, object]:
     """CPU description for benchmark reports: model name, core count, the flags that decide the edge path."""
-    flags = cpu_flags()
-    name = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
+    name, flags = cpu_info()
+    flags = flags or set()
     interesting = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16")
-    return {"cpu": name, "cores": os.cpu_count(), "flags": [f for f in interesting if f in flags], "default_variant": default_variant(flags)}
+    return {"cpu": name or "", "cores": os.cpu_count(), "flags": [f for f in interesting if f in flags], "default_variant": default_variant(flags)}
