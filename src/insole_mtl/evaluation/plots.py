@@ -16,6 +16,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from insole_mtl.encoding.recurrence import encode_recurrence_plots
+
 logger = logging.getLogger(__name__)
 
 _VAL_METRIC = re.compile(r"^val_(?P<task>[a-z0-9]+)_(?P<metric>.+)$")
@@ -192,6 +194,29 @@ def plot_recurrence_gallery(
                 ax.set_ylabel(str(class_names[k]), fontsize=8)
     fig.suptitle("Recurrence plots, one window per class")
     return fig
+
+
+def plot_window_gallery(
+    windows: np.ndarray,
+    labels: pd.DataFrame,
+    class_names: Sequence[str],
+    channels: Sequence[str],
+    percentage: float,
+    resolution: int | None,
+    column: str = "activity",
+) -> Figure:
+    """:func:`plot_recurrence_gallery` of one raw window per class, encoded as the model reads it.
+
+    Args:
+        windows: raw windows ``(n, C, L)``; labels: one row per window (class ids in ``labels[column]``).
+        percentage, resolution: the recurrence threshold (% of the max distance) and plot size (None: full L x L).
+    """
+    rows = [row for _, row in one_window_per_class(labels, len(class_names), column)]
+    picked = np.asarray(windows[rows], dtype=np.float32)
+    plots = encode_recurrence_plots(picked, float(percentage), resolution=int(resolution) if resolution else None)
+    if not resolution:
+        plots = np.unpackbits(plots, axis=-1, count=picked.shape[-1], bitorder="little")
+    return plot_recurrence_gallery(plots, labels.iloc[rows].reset_index(drop=True), class_names, channels, column)
 
 
 def plot_signal_snippets(

@@ -12,13 +12,11 @@ import pandas as pd
 from kedro.pipeline import Pipeline, node
 from matplotlib.figure import Figure
 
-from insole_mtl.encoding.recurrence import encode_recurrence_plots
 from insole_mtl.evaluation.plots import (
-    one_window_per_class,
-    plot_recurrence_gallery,
     plot_signal_snippets,
     plot_subject_weight,
     plot_task_losses,
+    plot_window_gallery,
 )
 
 
@@ -30,18 +28,8 @@ def plot_test_recurrence_gallery(
     Args:
         windows: test windows ``(n, C, L)``; labels: their labels; channels: C names; tasks: ``params:tasks``.
     """
-    classes = list(tasks["activity"]["classes"])
-    picked = one_window_per_class(labels, len(classes))
-    rows = [row for _, row in picked]
     resolution = recurrence.get("resolution")
-    plots = encode_recurrence_plots(
-        np.asarray(windows[rows], dtype=np.float32), float(recurrence["percentage"]),
-        resolution=int(resolution) if resolution else None,
-    )  # fmt: skip
-    if not resolution:
-        plots = np.unpackbits(plots, axis=-1, count=windows.shape[-1], bitorder="little")
-    subset = labels.iloc[rows].reset_index(drop=True)
-    return plot_recurrence_gallery(plots, subset, classes, channels)
+    return plot_window_gallery(windows, labels, list(tasks["activity"]["classes"]), channels, float(recurrence["percentage"]), resolution)
 
 
 def plot_test_signals(

@@ -18,8 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from insole_mtl import inference
-from insole_mtl.encoding.recurrence import encode_recurrence_plots
-from insole_mtl.evaluation.plots import one_window_per_class, plot_recurrence_gallery, plot_subject_weight
+from insole_mtl.evaluation.plots import plot_subject_weight, plot_window_gallery
 from insole_mtl.evaluation.metrics import evaluate_predictions
 from insole_mtl.serving.loading import LoadedModel
 from insole_mtl.signals.labels import label_recordings
@@ -168,13 +167,7 @@ def plot_new_recurrence_gallery(
     """One new window per class (true class where labelled, else predicted) x every channel, as the model reads it."""
     pre = inference.model_preprocessing(loaded.model, float(sampling["target_rate_hz"]))
     classes = inference.class_names_of(loaded.model, tasks)
-    labels = _class_column(predictions)
-    rows = [row for _, row in one_window_per_class(labels, len(classes))]
-    subset = np.asarray(windows[rows], dtype=np.float32)
-    plots = encode_recurrence_plots(subset, pre.percentage or 10.0, resolution=pre.resolution)
-    if pre.resolution is None:
-        plots = np.unpackbits(plots, axis=-1, count=pre.window_length, bitorder="little")
-    return plot_recurrence_gallery(plots, labels.iloc[rows].reset_index(drop=True), classes, pre.channels)
+    return plot_window_gallery(windows, _class_column(predictions), classes, pre.channels, pre.percentage or 10.0, pre.resolution)
 
 
 def plot_new_weight_per_subject(predictions: pd.DataFrame) -> Figure:
