@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,18 @@ def die_once(numbers: list[int], marker: str) -> int:
     return 2 * len(numbers)
 
 
+def finish_once_slowly(numbers: list[int], marker: str) -> int:
+    """First call: sleep 0.5 s, record this worker's pid in ``marker`` and return (a test then kills the
+    worker while the result waits there for the driver); later calls take 3 s (the re-run is still going
+    when the driver looks at the lost result)."""
+    if _claim(marker + ".claimed"):
+        time.sleep(0.5)
+        Path(marker).write_text(str(os.getpid()))
+    else:
+        time.sleep(3.0)
+    return 3 * len(numbers)
+
+
 def always_die(numbers: list[int]) -> int:
     os.kill(os.getpid(), signal.SIGKILL)
     return len(numbers)  # pragma: no cover - never reached
@@ -122,6 +135,31 @@ class OverrideInput:
     @hook_impl
     def before_node_run(self, node: Any) -> dict[str, Any] | None:
         return {"numbers": [100, 200]} if node.name == "scale" else None
+
+
+class KillWorkerHoldingResult:
+    """An ``after_node_run`` hook (driver side): after node ``after``, wait for the pid that
+    :func:`finish_once_slowly` writes to ``marker``, SIGKILL that worker once the node's result sits in its
+    memory, and keep the driver busy until the scheduler has noticed, so the result is lost before the driver
+    fetches it."""
+
+    def __init__(self, after: str, marker: str) -> None:
+        self.after, self.marker = after, Path(marker)
+        self.killed: int | None = None
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        if node.name != self.after or self.killed is not None:
+            return
+        deadline = time.monotonic() + 30
+        while not self.marker.exists() or not self.marker.read_text():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no pid in {self.marker} after 30 s")
+            time.sleep(0.05)
+        time.sleep(0.5)  # the task goes executing -> memory on its worker
+        self.killed = int(self.marker.read_text())
+        os.kill(self.killed, signal.SIGKILL)
+        time.sleep(2.0)  # the scheduler removes the worker and tells the client the key's data is lost
 
 
 # -- a worker killer for ``kedro run`` subprocesses ----------------------------------------------------

@@ -22,12 +22,14 @@ from kedro.runner import SequentialRunner
 from kedro_datasets.pickle import PickleDataset
 
 from _dask_helpers import (
+    KillWorkerHoldingResult,
     OverrideInput,
     Recorder,
     always_die,
     always_fail,
     die_once,
     fail_once,
+    finish_once_slowly,
     make_numbers,
     placement,
     scale,
@@ -254,6 +256,21 @@ def test_a_worker_killed_mid_node_is_survived_without_duplicate_hooks(cluster, t
     assert catalog.load("checked") == 10 and catalog.load("total") == 30
     assert recorder.names("after_node_run").count("die_once") == 1
     assert recorder.names("after_dataset_saved").count("checked") == 1 and recorder.names("on_node_error") == []
+
+
+def test_a_result_lost_with_its_worker_before_the_driver_fetched_it_is_recomputed(cluster, tmp_path, caplog):
+    # "numbers" ready, then "scale" (fast) and "slow" start together; the hook after "scale" kills the worker
+    # holding "slow"'s finished result: its future turns "lost" and the scheduler re-runs the node elsewhere
+    slow = node(finish_once_slowly, ["numbers", "params:marker"], "checked", name="slow")
+    catalog, recorder = _catalog(tmp_path / "lost"), Recorder()
+    killer = KillWorkerHoldingResult(after="scale", marker=catalog.load("params:marker"))
+    with caplog.at_level(logging.WARNING, logger="insole_mtl.runner"):
+        _run(_dask(cluster, tmp_path), _pipeline(slow), catalog, recorder, killer)
+    with pytest.raises(ProcessLookupError):
+        os.kill(killer.killed, 0)
+    assert catalog.load("checked") == 15 and catalog.load("total") == 30
+    assert recorder.names("after_node_run").count("slow") == 1 and recorder.names("on_node_error") == []
+    assert "dask: the result of node slow was lost with its worker; waiting for the scheduler to re-run it" in caplog.text
 
 
 def test_a_node_that_kills_every_worker_fails_with_killed_worker(cluster, tmp_path):

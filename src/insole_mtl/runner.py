@@ -473,16 +473,22 @@ class DaskRunner(AbstractRunner):
             workers = self._log_lost_workers(workers)
             task = running.pop(future.key)
             node = task.node
-            if future.status != "finished":
-                error = future.exception() if future.status == "error" else RuntimeError(f"node {node.name}: future {future.status}")
+            if future.status == "lost":
+                # the worker holding the finished result died before the driver fetched it: the scheduler
+                # re-runs the node (it has no dask dependencies) and result() below waits for that re-run
+                logger.warning("dask: the result of node %s was lost with its worker; waiting for the scheduler to re-run it", node.name)
+            try:
+                if future.status in ("error", "cancelled"):
+                    raise future.exception() if future.status == "error" else RuntimeError(f"node {node.name}: future {future.status}")
+                outputs = future.result().outputs
+            except Exception as error:  # noqa: BLE001 - any failure of the node is reported through the hooks, then raised
                 hook_manager.hook.on_node_error(
                     error=error, node=node, catalog=catalog, inputs=task.values, is_async=self._is_async, run_id=run_id
                 )
                 for other in running.values():
                     other.future.cancel()
                 self._suggest_resume_scenario(pipeline, done, catalog)
-                raise error
-            outputs = future.result().outputs
+                raise
             future.release()
             hook_manager.hook.after_node_run(
                 node=node, catalog=catalog, inputs=task.values, outputs=outputs, is_async=self._is_async, run_id=run_id
