@@ -31,6 +31,8 @@ SUBJECT = "subject"
 EXPERIMENT = "experiment"
 TIME = "time_s"
 GIVEN_SPLIT = "given_split"
+#: a release's own subject folds of its train subjects (GILON ``cv_dict.pkl``), int64, -1 = in no fold
+GIVEN_FOLD = "given_fold"
 
 TASKS: tuple[str, ...] = ("activity", "speed", "weight")
 WINDOW_LABEL_COLUMNS: tuple[str, ...] = (

@@ -177,12 +177,14 @@ def test_gilon_env_end_to_end(tmp_path: Path) -> None:
 
     work = _project(tmp_path)
     release = tmp_path / "release"
-    synthetic_gilon_fixture(release, n_subjects=6, n_test=2, seed=5, duration_scale=0.05)
+    synthetic_gilon_fixture(release, n_subjects=6, n_test=2, seed=5, duration_scale=0.05, n_folds=2)  # TINY: 2 folds
     _kedro_run(work, "gilon", f"data_root={release},{TINY}")
     out = work / "data" / "gilon"
     report = _check_reports(out)
     split = pd.read_csv(out / "03_primary" / "subject_split.csv")
     assert sorted(split.loc[split["split"] == "test", "subject"]) == ["S005", "S006"]  # the release's test subjects
+    # the authors' folds of cv_dict.pkl (train subjects dealt round-robin), fold 0 the validation split
+    assert dict(zip(split["subject"], split["fold"])) == {"S001": 0, "S002": 1, "S003": 0, "S004": 1, "S005": -1, "S006": -1}
     assert report["physical_baseline"]["physical_n_subjects"] >= 2
     # every released window entered the model unchanged: windows = label rows of the release
     released = sum(len(pd.read_csv(p)) for p in release.glob("*_label_*.csv"))

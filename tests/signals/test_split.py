@@ -78,6 +78,34 @@ def test_given_split_respected():
         split_subjects(subjects.assign(given_split=["dev"] + ["train"] * 11), n_folds=4)
 
 
+def test_given_folds_are_kept_and_renumbered():
+    # 2 test subjects, 6 train subjects in the release's folds 3 / 7 / 9 (GILON cv_dict keys need not be 0..K-1)
+    subjects = _subjects(8).assign(given_split=["test"] * 2 + ["train"] * 6, given_fold=[-1, -1, 9, 3, 7, 3, 9, 7])
+    table = split_subjects(subjects, n_folds=3, val_fold=1, seed=0, given_fold_column="given_fold")
+    assert table["fold"].tolist() == [-1, -1, 2, 0, 1, 0, 2, 1]
+    assert table["split"].tolist() == ["test", "test", "train", "train", "val", "train", "train", "val"]
+    # the seed draws nothing: the same table for any seed
+    pd.testing.assert_frame_equal(table, split_subjects(subjects, n_folds=3, val_fold=1, seed=5, given_fold_column="given_fold"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"given_fold": None}, "split.folds: given needs the release's folds in column 'given_fold' of subjects (the GILON reader fills it from cv_dict.pkl beside the CSVs); subjects has columns ['subject', 'weight_kg', 'given_split']"),
+        ({"given_fold": [-1, -1, 0, 1, 2, -1]}, "split.folds: given: train subject(s) ['s05'] are in no given fold (given_fold = -1)"),
+        ({"given_fold": [0, -1, 0, 1, 2, 2]}, "split.folds: given: test subject(s) ['s00'] are in a given fold; expected the given folds to cut the train subjects only"),
+        ({"given_fold": [-1, -1, 0, 1, 1, 0]}, "split.folds: given: the train subjects are in 2 given fold(s) [0, 1]; params split.n_folds is 3"),
+        ({"given_fold": [-1.0, -1.0, 0.0, 1.0, 2.0, 2.0]}, "subjects: column 'given_fold' must hold integer folds (-1 = in no fold), got dtype float64"),
+    ],
+)
+def test_given_folds_errors(change, message):
+    subjects = _subjects(6).assign(given_split=["test"] * 2 + ["train"] * 4)
+    if change["given_fold"] is not None:
+        subjects = subjects.assign(**change)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        split_subjects(subjects, n_folds=3, given_fold_column="given_fold")
+
+
 def test_attach_given_split():
     index = pd.DataFrame({"recording": ["a", "b", "c"], "subject": ["s1", "s1", "s2"], "given_split": ["test", "test", "train"]})
     subjects = pd.DataFrame({"subject": ["s2", "s1"]})

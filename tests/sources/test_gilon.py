@@ -315,3 +315,28 @@ def test_full_size_fixture_writes_the_release_value_types(tmp_path: Path) -> Non
     cohort, report = read_gilon(tmp_path)
     assert len(report) == 0 and len(cohort.recording_index) == 48
     assert cohort.recording_index["activity"].tolist()[:16] == [0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5, 6]
+
+
+def test_fixture_writes_the_authors_folds_and_the_split_keeps_them(tmp_path: Path) -> None:
+    import pickle
+
+    from insole_mtl.pipelines.split.nodes import split_cohort_subjects
+    from insole_mtl.sources.gilon import GILON_FOLDS_FILE, synthetic_gilon_fixture
+
+    paths = synthetic_gilon_fixture(tmp_path / "release", n_subjects=6, n_test=2, seed=1, duration_scale=0.05, n_folds=2)
+    assert paths["folds"] == tmp_path / "release" / GILON_FOLDS_FILE
+    assert pickle.loads(paths["folds"].read_bytes()) == {0: ["S001", "S003"], 1: ["S002", "S004"]}
+    cohort, _ = read_gilon(tmp_path / "release")
+    split = {"test_fraction": 0.3, "n_folds": 2, "val_fold": 1, "seed": 0}
+    table = split_cohort_subjects(cohort.subjects, split)  # folds: auto -> the authors'
+    assert table["fold"].tolist() == [0, 1, 0, 1, -1, -1]
+    assert table["split"].tolist() == ["train", "val", "train", "val", "test", "test"]
+    drawn = split_cohort_subjects(cohort.subjects, {**split, "folds": "kfold"})
+    assert drawn["split"].tolist()[-2:] == ["test", "test"] and sorted(drawn["fold"].tolist()[:4]) == [0, 0, 1, 1]
+    without = cohort.subjects.drop(columns="given_fold")
+    with pytest.raises(ValueError, match=re.escape("split.folds: given needs the release's folds in column 'given_fold' of subjects")):
+        split_cohort_subjects(without, {**split, "folds": "given"})
+    with pytest.raises(ValueError, match=re.escape("params split.folds: 'authors'; expected one of ['auto', 'kfold', 'given']")):
+        split_cohort_subjects(cohort.subjects, {**split, "folds": "authors"})
+    with pytest.raises(ValueError, match=re.escape("params split: unknown key(s) ['n_fold']; allowed: ['folds', 'n_folds', 'seed', 'test_fraction', 'test_seed', 'val_fold'] (did you mean 'n_fold' -> 'n_folds'?)")):
+        split_cohort_subjects(cohort.subjects, {**split, "n_fold": 3})

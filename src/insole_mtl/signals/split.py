@@ -77,6 +77,7 @@ def split_subjects(
     seed: int = 0,
     given_split_column: str | None = schema.GIVEN_SPLIT,
     test_seed: int | None = None,
+    given_fold_column: str | None = None,
 ) -> pd.DataFrame:
     """Assign every subject to ``train``, ``val`` or ``test`` and a fold.
 
@@ -92,6 +93,9 @@ def split_subjects(
         given_split_column: Column holding a fixed train/test assignment; None to ignore it.
         test_seed: Seed of the test draw; defaults to ``seed``. Fix it across the protocol's
             seeds so all runs share one test set.
+        given_fold_column: Column holding a release's own folds of its train subjects (int, ``-1`` = in
+            no fold; GILON's ``cv_dict.pkl``): the train subjects keep those folds (numbered in order,
+            ``n_folds`` of them) instead of a ``KFold`` draw, and ``seed`` is unused. None = draw the folds.
 
     Returns:
         DataFrame ``subject`` (str), ``split`` (``train``/``val``/``test``), ``fold`` (int64,
@@ -100,7 +104,9 @@ def split_subjects(
 
     Raises:
         ValueError: On invalid arguments, a malformed given split, or too few subjects for one
-            test subject and ``n_folds`` non-empty folds.
+            test subject and ``n_folds`` non-empty folds; with ``given_fold_column``: the column is
+            missing, a train subject is in no given fold, a test subject is in one, or the given folds
+            are not ``n_folds``.
     """
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"split_subjects: test_fraction={test_fraction}; expected 0 <= test_fraction < 1")
@@ -146,9 +152,12 @@ def split_subjects(
             f"({len(ids)} subjects in total, {len(test_ids)} for test); expected at least {n_folds} train subjects"
         )
     pool = np.sort(pool)
-    fold_of = np.empty(len(pool), dtype=np.int64)
-    for fold, (_, held) in enumerate(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(pool)):
-        fold_of[held] = fold
+    if given_fold_column is not None:
+        fold_of = _given_folds(subjects, given_fold_column, pool, np.asarray(test_ids), n_folds)
+    else:
+        fold_of = np.empty(len(pool), dtype=np.int64)
+        for fold, (_, held) in enumerate(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(pool)):
+            fold_of[held] = fold
 
     table = pd.DataFrame(
         {
@@ -171,6 +180,36 @@ def split_subjects(
         test_seed,
     )
     return table
+
+
+def _given_folds(subjects: pd.DataFrame, column: str, pool: np.ndarray, test_ids: np.ndarray, n_folds: int) -> np.ndarray:
+    """The fold of each ``pool`` subject (sorted ids) from ``subjects[column]``, renumbered 0..n_folds-1."""
+    if column not in subjects.columns:
+        raise ValueError(
+            f"split.folds: given needs the release's folds in column {column!r} of subjects (the GILON reader fills it "
+            f"from cv_dict.pkl beside the CSVs); subjects has columns {list(subjects.columns)}"
+        )
+    given = pd.Series(subjects[column].to_numpy(), index=subjects[schema.SUBJECT].astype(str))
+    if not pd.api.types.is_integer_dtype(given.dtype):
+        raise ValueError(f"subjects: column {column!r} must hold integer folds (-1 = in no fold), got dtype {given.dtype}")
+    in_test = sorted(s for s in test_ids if given[s] >= 0)
+    if in_test:
+        raise ValueError(
+            f"split.folds: given: test subject(s) {in_test[:5]} are in a given fold; expected the given folds to cut "
+            "the train subjects only"
+        )
+    pool_folds = given.loc[pool].to_numpy()
+    outside = sorted(pool[pool_folds < 0].tolist())
+    if outside:
+        raise ValueError(f"split.folds: given: train subject(s) {outside[:5]} are in no given fold ({column} = -1)")
+    numbers = np.unique(pool_folds)
+    if len(numbers) != n_folds:
+        raise ValueError(
+            f"split.folds: given: the train subjects are in {len(numbers)} given fold(s) {numbers.tolist()}; "
+            f"params split.n_folds is {n_folds}"
+        )
+    logger.info("split_subjects: the release's own %d subject folds (column %r)", n_folds, column)
+    return np.searchsorted(numbers, pool_folds).astype(np.int64)
 
 
 def subject_strata(recording_labels: pd.DataFrame, column: str = "activity") -> pd.Series | None:

@@ -28,15 +28,17 @@ exactly that window. The index column ``source_window_samples`` (= 160) tells th
 that these recordings are given windows: it then refuses a ``windowing.length`` other than 160
 or a resampling, so the windows enter the windowing stage as released (one window each, never
 re-cut). The release's train/test assignment is kept in ``given_split``; the split stage keeps
-it and builds the subject folds from the train subjects only.
+it and builds the subject folds from the train subjects only: the authors' folds of ``cv_dict.pkl``
+(``given_fold``) when the release has that file (``split.folds: auto``), else drawn.
 
-``write_gilon_fixture`` emits the same four files from any :class:`RawCohort` with the paper's
+``write_gilon_fixture`` emits the same four files and ``cv_dict.pkl`` from any :class:`RawCohort` with the paper's
 channels at 40 Hz (e.g. the synthetic one), so the reader can be tried without the gated data.
 Its labels follow Table I: ``Weight`` = the subject's ``weight_kg``; ``SPEED`` = 0 for EXP01–02
 (standing), the treadmill speed for EXP03–11 and, as the release does, filled for EXP12–16 (8 for
 EXP12–13, 0 for EXP14–16: :data:`GILON_FIXTURE_SPEED_NOT_USED`; the paper marks speed "N.U" there
 and the speed task uses EXP01–11 only); ``ACTIVITY`` = the Table I class id; ``Site`` = the
-subject's ``site`` (or ``lab``). :func:`full_size_gilon_fixture` writes a release of the real
+subject's ``site`` (or ``lab``); ``cv_dict.pkl`` deals the sorted train IDs round-robin into 5
+folds. :func:`full_size_gilon_fixture` writes a release of the real
 size (about 7.6 M integer feature rows) for memory measurements.
 """
 
@@ -53,7 +55,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from insole_mtl.schema import EXPERIMENT, GIVEN_SPLIT, PAPER_CHANNELS, RECORDING, SUBJECT, TIME
+from insole_mtl.schema import EXPERIMENT, GIVEN_FOLD, GIVEN_SPLIT, PAPER_CHANNELS, RECORDING, SUBJECT, TIME
 from insole_mtl.sources.cohort import SOURCE_WINDOW, RawCohort
 from insole_mtl.sources.recordings import drop_report_frame, log_drop_report
 
@@ -393,7 +395,7 @@ def read_gilon(root: Path) -> tuple[RawCohort, pd.DataFrame]:
     subjects = _subject_table(index)
     folds = read_gilon_folds(root, subjects)
     if folds is not None:
-        subjects["given_fold"] = folds.to_numpy()
+        subjects[GIVEN_FOLD] = folds.to_numpy()
         logger.info("GILON release %s: the authors' folds from %s (%d folds)", root, GILON_FOLDS_FILE, int(folds.max()) + 1)
     recording_index = index.drop(columns=["weight_kg"])
     n_windows = len(recording_index)
@@ -419,8 +421,10 @@ def write_gilon_fixture(
     out_dir: Path,
     window: int = GILON_WINDOW,
     stride: int = 40,
+    n_folds: int | None = 5,
 ) -> dict[str, Path]:
-    """Write a RawCohort as the four GILON release CSVs (labels per Table I, see module doc).
+    """Write a RawCohort as the four GILON release CSVs (labels per Table I, see module doc) and the
+    authors' folds ``cv_dict.pkl`` (:func:`write_gilon_folds`).
 
     Args:
         cohort: Recordings at 40 Hz with the 14 ``PAPER_CHANNELS``, experiments 1–16, and a
@@ -430,9 +434,11 @@ def write_gilon_fixture(
         window: Samples per window (the release uses 160).
         stride: Samples between window starts (the release uses 40); full windows only,
             ``floor((T - window) / stride) + 1`` per recording, none when T < window.
+        n_folds: user-disjoint folds of the train subjects written to ``cv_dict.pkl`` (the release has 5;
+            capped at the number of train subjects); None, or fewer than 2 train subjects = no ``cv_dict.pkl``.
 
     Returns:
-        ``{"train_feature": path, "train_label": ..., "test_feature": ..., "test_label": ...}``.
+        ``{"train_feature": path, "train_label": ..., "test_feature": ..., "test_label": ...}`` (+ ``"folds"``).
 
     Raises:
         ValueError: missing channel/column, unknown (test) subject, experiment outside 1–16,
@@ -514,12 +520,32 @@ def write_gilon_fixture(
                 pa_csv.WriteOptions(include_header=False, quoting_style="none"),
             )
         label_frame.to_csv(paths[f"{split}_label"], index=False)
+    train_ids = sorted({str(row[0]) for row in labels["train"]})  # IDs with a written window (column ID)
+    if n_folds is not None and min(n_folds, len(train_ids)) >= 2:  # tiny fixtures: at most one fold per subject
+        paths["folds"] = write_gilon_folds(out_dir, train_ids, min(n_folds, len(train_ids)))
     logger.info("write_gilon_fixture: %d windows written to %s", global_id, out_dir)
     return paths
 
 
+def write_gilon_folds(out_dir: Path, train_subjects: Sequence[str], n_folds: int = 5) -> Path:
+    """Write ``<out_dir>/cv_dict.pkl`` as the release has it: ``{fold: [ID, ...]}`` with folds ``0 .. n_folds-1``
+    cutting the train subjects (sorted ids dealt round-robin, so the folds differ in size by at most one).
+
+    Raises:
+        ValueError: fewer train subjects than folds, or ``n_folds < 2``.
+    """
+    ids = sorted(str(s) for s in train_subjects)
+    if n_folds < 2 or len(ids) < n_folds:
+        raise ValueError(f"write_gilon_folds: {len(ids)} train subject(s) cannot fill n_folds={n_folds} folds; expected n_folds >= 2 and at least one subject per fold")
+    import pickle
+
+    path = Path(out_dir) / GILON_FOLDS_FILE
+    path.write_bytes(pickle.dumps({fold: ids[fold::n_folds] for fold in range(n_folds)}))
+    return path
+
+
 def synthetic_gilon_fixture(
-    out_dir: Path, n_subjects: int = 8, n_test: int = 2, seed: int = 0, duration_scale: float = 0.1
+    out_dir: Path, n_subjects: int = 8, n_test: int = 2, seed: int = 0, duration_scale: float = 0.1, n_folds: int | None = 5
 ) -> dict[str, Path]:
     """Generate the synthetic cohort and write it as a GILON release (the exact public schema).
 
@@ -529,9 +555,10 @@ def synthetic_gilon_fixture(
         n_test: The last ``n_test`` subjects (by id) go to the test files.
         seed: Seed of the synthetic cohort.
         duration_scale: Duration multiplier of every experiment (never below 4 s = one window).
+        n_folds: folds of the train subjects in ``cv_dict.pkl`` (see :func:`write_gilon_fixture`).
 
     Returns:
-        The four paths (see :func:`write_gilon_fixture`).
+        The paths (see :func:`write_gilon_fixture`).
     """
     from insole_mtl.sources.synthetic import SyntheticCohortConfig, generate_cohort  # heavy: only when asked
 
@@ -539,11 +566,11 @@ def synthetic_gilon_fixture(
         raise ValueError(f"synthetic_gilon_fixture: n_test={n_test}; expected 0 <= n_test < n_subjects={n_subjects}")
     cohort = generate_cohort(SyntheticCohortConfig(n_subjects=n_subjects, seed=seed, duration_scale=duration_scale))
     subjects = sorted(cohort.subjects[SUBJECT])
-    return write_gilon_fixture(cohort, set(subjects[n_subjects - n_test :]), out_dir)
+    return write_gilon_fixture(cohort, set(subjects[n_subjects - n_test :]), out_dir, n_folds=n_folds)
 
 
 def full_size_gilon_fixture(
-    out_dir: Path, n_train: int = 50, n_test: int = 22, windows_per_subject: int = 660, seed: int = 0
+    out_dir: Path, n_train: int = 50, n_test: int = 22, windows_per_subject: int = 660, seed: int = 0, n_folds: int | None = 5
 ) -> dict[str, Path]:
     """Write a release of the real release's size and value types (about 7.6 M integer feature rows with the
     defaults: 72 subjects x 660 windows x 160 rows), fast, for measuring the reader's memory and time.
@@ -552,7 +579,7 @@ def full_size_gilon_fixture(
     experiments in turn; labels follow Table I like :func:`write_gilon_fixture` (SPEED filled for EXP12-16).
 
     Returns:
-        The four paths, as :func:`write_gilon_fixture`.
+        The paths, as :func:`write_gilon_fixture` (``cv_dict.pkl`` with ``n_folds`` folds of the train subjects).
     """
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
@@ -579,25 +606,28 @@ def full_size_gilon_fixture(
         with open(paths[f"{split}_feature"], "wb") as handle:
             handle.write((",".join(features) + "\n").encode())
             pa_csv.write_csv(pa.table(features), handle, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
+    if n_folds is not None and min(n_folds, n_train) >= 2:
+        paths["folds"] = write_gilon_folds(out_dir, [f"{s:03d}" for s in range(n_train)], min(n_folds, n_train))
     return paths
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m insole_mtl.sources.gilon OUT_DIR [--subjects N] [--test N] [--seed S] [--duration-scale X] [--full-size]``."""
+    """``python -m insole_mtl.sources.gilon OUT_DIR [--subjects N] [--test N] [--seed S] [--duration-scale X] [--folds K] [--full-size]``."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="Write a synthetic GILON release (four CSVs) to OUT_DIR.")
+    parser = argparse.ArgumentParser(description="Write a synthetic GILON release (four CSVs and cv_dict.pkl) to OUT_DIR.")
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--subjects", type=int, default=8)
     parser.add_argument("--test", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration-scale", type=float, default=0.1)
+    parser.add_argument("--folds", type=int, default=5, help="folds of the train subjects in cv_dict.pkl (0 = no file)")
     parser.add_argument("--full-size", action="store_true", help="the real release's size (7.6 M integer rows), for memory measurements")
     args = parser.parse_args(argv)
     if args.full_size:
-        paths = full_size_gilon_fixture(args.out_dir, seed=args.seed)
+        paths = full_size_gilon_fixture(args.out_dir, seed=args.seed, n_folds=args.folds or None)
     else:
-        paths = synthetic_gilon_fixture(args.out_dir, args.subjects, args.test, args.seed, args.duration_scale)
+        paths = synthetic_gilon_fixture(args.out_dir, args.subjects, args.test, args.seed, args.duration_scale, args.folds or None)
     for path in paths.values():
         print(path)
 
