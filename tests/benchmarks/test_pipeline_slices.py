@@ -1,6 +1,7 @@
 """The stage benchmarks run slices of the registered pipeline with Kedro's runner, on a scratch catalog."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -38,6 +39,15 @@ def test_the_stage_benchmarks_slice_the_registered_pipeline():
         "synthetic.n_subjects": 72, "synthetic.duration_scale": 1.0, "training.max_epochs": 1, "training.device": "cpu",
         "training.max_train_batches_per_epoch": 20,
     }  # fmt: skip
+
+
+def test_memory_params_are_read_as_kedro_run_params():
+    assert memory.parse_params("training.batch_size=32, model.options.checkpoint_activations=true,x=a") == {
+        "training.batch_size": 32, "model.options.checkpoint_activations": True, "x": "a",
+    }  # fmt: skip
+    assert memory.parse_params("") == {}
+    with pytest.raises(ValueError, match=re.escape("--params: 'batch'; expected key=value")):
+        memory.parse_params("batch")
 
 
 def test_runtime_parameters_are_nested_as_kedro_run_params_gives_them():

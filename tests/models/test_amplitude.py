@@ -339,3 +339,31 @@ def test_gradients_reach_the_amplitude_branch() -> None:
     missing = [name for name, p in model.named_parameters() if p.grad is None]
     assert missing == []
     assert float(model.amplitude.project[0].weight.grad.abs().sum()) > 0  # type: ignore[union-attr]
+
+
+def test_amplitude_linear_starts_at_zero_and_can_hold_the_mean_force_line():
+    import pytest
+    import re
+
+    from insole_mtl.models import TaskSpec, build_model
+
+    tasks = [TaskSpec("activity", "classification", 2), TaskSpec("weight", "regression", 1)]
+    torch.manual_seed(0)
+    plain = build_model("cnn1d", 2, tasks)
+    torch.manual_seed(0)
+    linear = build_model("cnn1d", 2, tasks, amplitude_linear=True)
+    assert list(linear.amplitude_linear) == ["weight"]  # regression heads only
+    windows = np.stack([np.full((2, 8), v, dtype=np.float32) for v in (1.0, 2.0, 3.0, 5.0)])
+    for model in (plain, linear):
+        model.fit_input_statistics(windows)
+        model.eval()
+    x = torch.from_numpy(windows)
+    # zero-initialised: the same outputs as the model without the path
+    torch.testing.assert_close(linear(x)["weight"], plain(x)["weight"], rtol=0, atol=0)
+    # one setting of the path adds a * (standardised mean of channel 0) to the weight output
+    with torch.no_grad():
+        linear.amplitude_linear["weight"].weight[0, 0] = 2.0
+    means = (windows[:, 0].mean(-1) - windows[:, 0].mean()) / windows[:, 0].mean(-1).std()
+    torch.testing.assert_close(linear(x)["weight"] - plain(x)["weight"], torch.from_numpy(2.0 * means).float(), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=re.escape("amplitude_linear: true needs amplitude_features: true (it reads the amplitude statistics)")):
+        build_model("cnn1d", 2, tasks, amplitude_features=False, amplitude_linear=True)

@@ -245,3 +245,31 @@ def test_gradients_reach_every_parameter() -> None:
     loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None]
     assert missing == []
+
+
+def test_checkpointed_activations_train_exactly_like_a_plain_network():
+    """Same weights, running statistics, batch counters and gradients after a few steps (fp32, CPU)."""
+    from insole_mtl.models import TaskSpec, build_model
+
+    tasks = [TaskSpec("activity", "classification", 3), TaskSpec("speed", "regression", 1)]
+    torch.manual_seed(0)
+    plain = build_model("mobilenetv2", 2, tasks, bottlenecks=3)
+    torch.manual_seed(0)
+    checkpointed = build_model("mobilenetv2", 2, tasks, bottlenecks=3, checkpoint_activations=True)
+    assert checkpointed.build_spec["options"] == {"bottlenecks": 3, "checkpoint_activations": True}
+    generator = torch.Generator().manual_seed(1)
+    optimisers = [torch.optim.AdamW(m.parameters(), lr=1e-2) for m in (plain, checkpointed)]
+    for _ in range(3):
+        x = (torch.rand(4, 2, 24, 24, generator=generator) > 0.8).float()
+        for model, optimiser in zip((plain, checkpointed), optimisers):
+            model.train()
+            out = model(x)
+            loss = out["activity"].logsumexp(1).mean() + out["speed"].square().mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    for (name, a), (_, b) in zip(plain.state_dict().items(), checkpointed.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    assert int(checkpointed.features[0][1].num_batches_tracked) == 3
+    with pytest.raises(ValueError, match=re.escape("checkpoint_activations must be true or false, got 'yes'")):
+        build_model("mobilenetv2", 2, tasks, checkpoint_activations="yes")

@@ -1,6 +1,7 @@
 """Peak resident memory (RSS) of the pipeline's steps (target <= 4 GB at paper scale).
 
-``python -m insole_mtl.benchmarks memory [--n-subjects 72] [--duration-scale 1.0] [--max-train-batches 20]``
+``python -m insole_mtl.benchmarks memory [--n-subjects 72] [--duration-scale 1.0] [--max-train-batches 20]
+[--env paper] [--params training.batch_size=32,model.options.checkpoint_activations=true]``
 
 Each step is a slice of the registered ``insole_mtl`` pipeline (:data:`STEPS`: node names) run with
 Kedro's runner in a FRESH Python subprocess, so its peak RSS (``VmHWM`` of that child) is its own and not
@@ -18,7 +19,6 @@ benchmark stage).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -71,7 +71,7 @@ def measure_pipeline_memory(
         for step in steps:
             code = (
                 f"PROJECT = {str(Path(project).resolve())!r}\nCONF = {str(conf)!r}\nENV = {env!r}\n"
-                f"PARAMS = {json.dumps(dict(params))}\nNODES = {list(STEPS[step])!r}\n" + _CHILD
+                f"PARAMS = {dict(params)!r}\nNODES = {list(STEPS[step])!r}\n" + _CHILD
             )
             results[step] = run_child(code)
             logger.info("step %-12s peak RSS %8.1f MiB  (%.1f s)", step, results[step]["peak_rss_mb"], results[step]["wall_s"])
@@ -87,13 +87,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-train-batches", type=int, default=20, help="training steps in the one epoch (0 = all)")
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=list(STEPS))
     parser.add_argument("--target-gb", type=float, default=4.0)
+    parser.add_argument("--params", default="", help="more runtime parameters, as kedro run --params: key=value,key=value")
     return parser
+
+
+def parse_params(text: str) -> dict[str, Any]:
+    """``"a.b=1,c=true"`` -> ``{"a.b": 1, "c": True}`` (values read as YAML, like ``kedro run --params``)."""
+    import yaml
+
+    params: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--params: {item!r}; expected key=value")
+        params[key.strip()] = yaml.safe_load(value)
+    return params
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Peak RSS of each pipeline step at the requested cohort size; returns the figures and the dominant step."""
     args = _parser().parse_args(list(argv or []))
-    params = step_parameters(args.n_subjects, args.duration_scale, args.max_train_batches or None)
+    params = {**step_parameters(args.n_subjects, args.duration_scale, args.max_train_batches or None), **parse_params(args.params)}
     steps = measure_pipeline_memory(args.project, args.env, params, args.steps)
     dominant = max(steps, key=lambda step: steps[step]["peak_rss_mb"])
     peak = steps[dominant]["peak_rss_mb"]
@@ -101,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "n_subjects": args.n_subjects,
         "duration_scale": args.duration_scale,
         "max_train_batches": args.max_train_batches,
+        "env": args.env,
+        "params": params,
         "steps": steps,
         "dominant_step": dominant,
         "peak_rss_mb": peak,

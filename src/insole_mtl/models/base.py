@@ -152,6 +152,13 @@ class MultitaskModel(nn.Module):
         backbone's embedding, ``ReLU6(Linear(concat(embedding, amplitude)))``, before the heads.
     amplitude_dim:
         Width of the amplitude branch's output.
+    amplitude_linear:
+        False (default): the heads read the (fused) embedding only. True (needs ``amplitude_channels``):
+        each regression head also adds a linear function of the window's per-channel means (the
+        amplitude branch's standardised ``mean`` statistics, ``(b, C)``), initialised to zero. The
+        calibrated mean-force line (weight = a * mean total force + b) is one setting of it, so the
+        network starts from "no force cue" and can learn that line exactly and correct it, instead of
+        having to rebuild a linear relation through the fusion's ReLU6.
     """
 
     #: name of the backbone's input (set by each subclass)
@@ -163,8 +170,13 @@ class MultitaskModel(nn.Module):
         embedding_dim: int,
         amplitude_channels: int | None = None,
         amplitude_dim: int = 32,
+        amplitude_linear: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(amplitude_linear, bool):
+            raise ValueError(f"amplitude_linear must be true or false, got {amplitude_linear!r}")
+        if amplitude_linear and amplitude_channels is None:
+            raise ValueError("amplitude_linear: true needs amplitude_features: true (it reads the amplitude statistics)")
         self.tasks: tuple[TaskSpec, ...] = validate_tasks(tasks)
         self.embedding_dim = int(embedding_dim)
         self.heads = nn.ModuleDict(
@@ -178,6 +190,15 @@ class MultitaskModel(nn.Module):
         if amplitude_channels is not None:
             self.amplitude = AmplitudeBranch(int(amplitude_channels), int(amplitude_dim))
             self.fusion = nn.Sequential(nn.Linear(self.embedding_dim + int(amplitude_dim), self.embedding_dim), nn.ReLU6())
+        self.amplitude_linear: nn.ModuleDict | None = None
+        if amplitude_linear:
+            # skip_init: no draw from the RNG, so the rest of the network is initialised as without the path
+            self.amplitude_linear = nn.ModuleDict(
+                {task.name: nn.utils.skip_init(nn.Linear, int(amplitude_channels), 1) for task in self.tasks if task.is_regression}
+            )
+            for layer in self.amplitude_linear.values():
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         #: JSON-serialisable description of the preprocessing the inputs went through (channels, rates,
         #: window length, recurrence-plot settings), recorded by the training node; empty if unknown.
         self.preprocessing: dict = {}
@@ -235,8 +256,9 @@ class MultitaskModel(nn.Module):
         if self.amplitude is not None:
             self.amplitude.fit(np.asarray(inputs[-1]))
 
-    def heads_forward(self, embedding: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Apply the task heads to an embedding ``(b, embedding_dim)``.
+    def heads_forward(self, embedding: torch.Tensor, window: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Apply the task heads to an embedding ``(b, embedding_dim)`` (plus, with ``amplitude_linear``, the
+        linear path from the raw ``window`` ``(b, C, L)``, the model's last input).
 
         Returns
         -------
@@ -248,11 +270,17 @@ class MultitaskModel(nn.Module):
             out = self.heads[task.name](embedding)
             # squeeze(-1), not squeeze(): a batch of one must stay (1,)
             outputs[task.name] = out.squeeze(-1) if task.is_regression else out
+        if self.amplitude_linear is not None:
+            if window is None or self.amplitude is None:
+                raise ValueError("heads_forward: a model with amplitude_linear needs the raw window")
+            means = self.amplitude.standardised(window).unflatten(1, (self.amplitude.channels, -1))[..., 0]  # (b, C)
+            for name, layer in self.amplitude_linear.items():
+                outputs[name] = outputs[name] + layer(means.to(outputs[name].dtype)).squeeze(-1)
         return outputs
 
     def forward(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Model inputs -> ``{task: prediction}`` with standardised regression outputs."""
-        return self.heads_forward(self.embed(*inputs))
+        return self.heads_forward(self.embed(*inputs), inputs[-1])
 
     def destandardise(self, outputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map standardised regression outputs to physical units; logits pass unchanged."""

@@ -75,6 +75,9 @@ class ResidualCNN1d(MultitaskModel):
         ``"window"`` or ``"global"`` (see the module docstring).
     amplitude_features:
         Fuse per-channel amplitude statistics of the raw window with the embedding.
+    amplitude_linear:
+        Add a zero-initialised linear path from the window's per-channel means to each regression head
+        (:class:`~insole_mtl.models.base.MultitaskModel`).
     embedding_dim:
         Width of the shared embedding.
 
@@ -96,6 +99,7 @@ class ResidualCNN1d(MultitaskModel):
         input_norm: InputNorm = "window",
         amplitude_features: bool = True,
         embedding_dim: int = 64,
+        amplitude_linear: bool = False,
     ) -> None:
         if in_channels < 1 or width < 1 or blocks < 1:
             raise ValueError(f"in_channels, width and blocks must be >= 1, got {in_channels}, {width}, {blocks}")
@@ -105,7 +109,9 @@ class ResidualCNN1d(MultitaskModel):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if input_norm not in ("window", "global"):
             raise ValueError(f"input_norm must be 'window' or 'global', got {input_norm!r}")
-        super().__init__(tasks, embedding_dim, amplitude_channels=in_channels if amplitude_features else None)
+        super().__init__(
+            tasks, embedding_dim, amplitude_channels=in_channels if amplitude_features else None, amplitude_linear=amplitude_linear
+        )
         self.in_channels = in_channels
         self.input_norm = input_norm
         self.register_buffer("input_loc", torch.zeros(in_channels, dtype=torch.float32))

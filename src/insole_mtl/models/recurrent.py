@@ -57,6 +57,9 @@ class RecurrentMultitaskNet(MultitaskModel):
         Width of the shared fully connected layer read by the heads.
     amplitude_features:
         Fuse per-channel amplitude statistics of the raw window with the embedding (off: the paper).
+    amplitude_linear:
+        Add a zero-initialised linear path from the window's per-channel means to each regression head
+        (:class:`~insole_mtl.models.base.MultitaskModel`).
 
     The input standardisation ``input_loc``/``input_scale`` is fitted on the training windows by
     :meth:`fit_input_statistics` (the training engine calls it), so predictions need no outside scaling.
@@ -80,8 +83,11 @@ class RecurrentMultitaskNet(MultitaskModel):
         pool_layers: Literal["all", "last"] = "all",
         embedding_dim: int = 64,
         amplitude_features: bool = False,
+        amplitude_linear: bool = False,
     ) -> None:
-        super().__init__(tasks, embedding_dim, amplitude_channels=in_channels if amplitude_features else None)
+        super().__init__(
+            tasks, embedding_dim, amplitude_channels=in_channels if amplitude_features else None, amplitude_linear=amplitude_linear
+        )
         if kind not in _RNN_CLASSES:
             raise ValueError(f"recurrent kind must be one of {sorted(_RNN_CLASSES)}, got {kind!r}")
         if in_channels < 1 or hidden_size < 1 or num_layers < 1:

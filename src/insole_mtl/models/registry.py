@@ -12,6 +12,7 @@ lstm, gru      :class:`RecurrentMultitaskNet`              raw windows ``(C, L)`
 
 from __future__ import annotations
 
+import inspect
 from typing import Literal, Sequence
 
 from insole_mtl.models.base import MultitaskModel, TaskSpec
@@ -34,6 +35,18 @@ def model_input_kind(name: str) -> Literal["recurrence_plot", "raw"]:
         return MODEL_INPUT_KINDS[name]
     except KeyError:
         raise ValueError(f"unknown model name {name!r}; known models: {sorted(MODEL_INPUT_KINDS)}") from None
+
+
+#: constructor arguments that are not options: given by the code (the data's channels, the tasks, the
+#: family name) or derived from other parameters (``recurrence_cell`` from ``recurrence.resolution``)
+_NOT_OPTIONS = frozenset({"self", "name", "in_channels", "tasks", "recurrence_cell"})
+
+
+def model_option_names(name: str) -> tuple[str, ...]:
+    """The ``model.options`` keys a registered model takes (its constructor's keyword arguments), sorted."""
+    model_input_kind(name)  # validates the name
+    cls = {"mobilenetv2": MultitaskMobileNetV2, "cnn1d": ResidualCNN1d}.get(name, RecurrentMultitaskNet)
+    return tuple(sorted(set(inspect.signature(cls.__init__).parameters) - _NOT_OPTIONS))
 
 
 def build_model(name: str, in_channels: int, tasks: Sequence[TaskSpec], **options: object) -> MultitaskModel:

@@ -958,7 +958,7 @@ def predict(
         with autocast_context(dev, precision):
             if single_pass:  # MultitaskModel: embedding and heads from one backbone pass
                 embedding = model.embed(*xs)
-                outputs = model.destandardise(model.heads_forward(embedding))
+                outputs = model.destandardise(model.heads_forward(embedding, xs[-1]))
             else:
                 outputs = model.predict(*xs)
                 embedding = model.embed(*xs) if return_embedding else None
