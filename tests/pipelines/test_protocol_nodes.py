@@ -39,7 +39,7 @@ VARIANTS = {"st": {"label": "ST", "model": {"name": "gru", "tasks": ["speed"]}, 
 STAGES = dict(
     split={"n_folds": 5, "seed": 42},
     windowing={"length": 160, "stride": 80},
-    oversampling={"method": "borderline_smote"},
+    oversampling={"enabled": True, "kind": "borderline-1"},
     recurrence={"percentage": 10, "resolution": 40},
     model={"name": "mobilenetv2", "options": {"bottlenecks": 4}, "tasks": None},
     loss_weighting={"method": "uncertainty"},
@@ -52,7 +52,7 @@ STAGES = dict(
 def test_configure_protocol_then_run_resolve_stage_override_and_variant():
     defaults, windowing, oversampling, recurrence, encoding_model, evaluation = configure_protocol(DESIGN, PROTOCOL, VARIANTS, **STAGES)
     assert windowing == {"length": 32, "stride": 80} and recurrence == {"percentage": 10, "resolution": None}
-    assert oversampling == {"method": "borderline_smote"} and encoding_model == {}
+    assert oversampling == {"enabled": True, "kind": "borderline-1"} and encoding_model == {}
     assert evaluation == {"batch_size": 256, "device": "cpu"}
     assert fold_split("fold_2", STAGES["split"], defaults) == {"n_folds": 5, "seed": 42, "val_fold": 2, "test_seed": 42}
     assert (defaults["folds"], defaults["seeds"], list(defaults["variants"])) == ({"fold_0": 0, "fold_2": 2}, {"seed_0": 7}, ["st"])
@@ -72,6 +72,16 @@ def test_configure_protocol_refuses_parameters_the_design_cannot_run():
         configure_protocol(DESIGN, {**PROTOCOL, "folds": {"fold_0": 0}}, VARIANTS, **STAGES)
     with pytest.raises(ValueError, match=re.escape("protocol.folds ['fold_2=2'] outside the split's 2 folds")):
         configure_protocol(DESIGN, {**PROTOCOL, "overrides": {"split": {"n_folds": 2}}}, VARIANTS, **STAGES)
+
+
+def test_configure_protocol_refuses_a_typo_in_any_run_before_the_first_fold():
+    typo = {"st": {**VARIANTS["st"], "model": {"name": "gru", "tasks": ["speed"], "options": {"hiden_size": 64}}}}
+    with pytest.raises(ValueError, match=re.escape("protocol_variants.st: model.options (gru): unknown key(s) ['hiden_size']; allowed: [")):
+        configure_protocol(DESIGN, PROTOCOL, typo, **STAGES)
+    with pytest.raises(ValueError, match=re.escape("protocol_variants.st: training: unknown TrainConfig parameter(s) ['patients']")):
+        configure_protocol(DESIGN, {**PROTOCOL, "overrides": {**PROTOCOL["overrides"], "training": {"patients": 3}}}, VARIANTS, **STAGES)
+    with pytest.raises(ValueError, match=re.escape("protocol_variants.st: recurrence: unknown key(s) ['percent']")):
+        configure_protocol(DESIGN, PROTOCOL, VARIANTS, **{**STAGES, "recurrence": {"percent": 10}})
 
 
 def test_raw_window_model_predicts_with_its_training_standardisation():

@@ -16,6 +16,7 @@ the optimizer together with the model's.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from typing import Mapping, Sequence
@@ -241,6 +242,14 @@ class DynamicWeightAverage(LossWeighting):
 
 
 WEIGHTING_NAMES: tuple[str, ...] = ("uniform", "rlw", "uncertainty", "dwa")
+
+
+def weighting_option_names(name: str) -> tuple[str, ...]:
+    """The ``loss_weighting.options`` keys of a weighting (its constructor's keyword arguments), sorted."""
+    classes = {"uniform": UniformWeighting, "rlw": RandomLossWeighting, "uncertainty": UncertaintyWeighting, "dwa": DynamicWeightAverage}
+    if name not in classes:
+        raise ValueError(f"unknown loss weighting {name!r}; known: {list(WEIGHTING_NAMES)}")
+    return tuple(sorted(set(inspect.signature(classes[name].__init__).parameters) - {"self", "tasks"}))
 
 
 def build_weighting(name: str, tasks: Sequence[TaskSpec], **options: object) -> LossWeighting:

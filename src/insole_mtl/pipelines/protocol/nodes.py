@@ -45,6 +45,7 @@ from insole_mtl.protocol.design import (
 from insole_mtl.efficiency.figures import model_efficiency
 from insole_mtl.efficiency.inference import model_inputs
 from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS
+from insole_mtl.run_parameters import check_run_parameters
 from insole_mtl.training.data import select_inputs
 from insole_mtl.training.engine import predict
 
@@ -86,6 +87,8 @@ def configure_protocol(
     overrides = dict(protocol.get("overrides") or {})
     n_folds = stage_parameters(split, overrides, "split").get("n_folds")
     check_parameters(design, protocol, variants, int(n_folds) if n_folds is not None else None, model)
+    oversampling_config = stage_parameters(oversampling, overrides, "oversampling")
+    recurrence_config = stage_parameters(recurrence, overrides, "recurrence")
     defaults = {
         "model": stage_parameters(model, overrides, "model"),
         "loss_weighting": dict(loss_weighting),
@@ -97,11 +100,17 @@ def configure_protocol(
         "seeds": {key: int(protocol["seeds"][key]) for key in design.seeds},
         "variants": {name: dict(variants[name]) for name in design.variants},
     }
+    for name in design.variants:  # every run's blocks, before any fold or run starts
+        model_config, weighting_config, training_config, evaluation_config, _ = configure_run(variants[name], 0, 0, defaults)
+        check_run_parameters(
+            oversampling_config, recurrence_config, model_config, weighting_config, training_config, evaluation_config,
+            where=f"protocol_variants.{name}:",
+        )  # fmt: skip
     return (
         defaults,
         stage_parameters(windowing, overrides, "windowing"),
-        stage_parameters(oversampling, overrides, "oversampling"),
-        stage_parameters(recurrence, overrides, "recurrence"),
+        oversampling_config,
+        recurrence_config,
         {},
         dict(defaults["evaluation"]),
     )

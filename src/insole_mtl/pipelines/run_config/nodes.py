@@ -13,6 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from insole_mtl.run_parameters import check_run_parameters
+
 
 def configure_run(
     oversampling: Mapping[str, Any],
@@ -27,5 +29,10 @@ def configure_run(
     Returns:
         ``oversampling_config``, ``recurrence_config``, ``model_config``, ``loss_weighting_config``,
         ``training_config``, ``evaluation_config``.
+
+    Raises:
+        ValueError: an unknown key in any block (:func:`insole_mtl.run_parameters.check_run_parameters`),
+            before any expensive stage runs.
     """
+    check_run_parameters(oversampling, recurrence, model, loss_weighting, training, evaluation)
     return tuple(copy.deepcopy(dict(group)) for group in (oversampling, recurrence, model, loss_weighting, training, evaluation))

@@ -15,13 +15,12 @@ from insole_mtl.encoding.recurrence import recurrence_cell
 from insole_mtl.models import RECURRENCE_PLOTS, build_model, model_input_kind
 from insole_mtl.tasks import task_specs
 from insole_mtl.training.data import TaskArrays, group_balanced_weights, select_inputs
+from insole_mtl.run_parameters import NODE_TRAINING_KEYS
 from insole_mtl.training.engine import CheckpointStoreLike, TrainConfig, train_model
 from insole_mtl.training.weighting import build_weighting
 
 logger = logging.getLogger(__name__)
 
-#: keys of ``params:training`` the node reads itself (the rest is :class:`TrainConfig`)
-NODE_TRAINING_KEYS: tuple[str, ...] = ("balance_subjects",)
 
 
 def task_arrays(inputs: np.ndarray | tuple[np.ndarray, ...], labels: pd.DataFrame, tasks: Sequence[str]) -> TaskArrays:

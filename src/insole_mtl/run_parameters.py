@@ -1,0 +1,70 @@
+"""The parameter blocks one run of the template reads, and their check before any expensive stage.
+
+A key the code does not read is almost always a typo (``optoins``, ``k_neighbours``, ``stem_kernal``) that
+would otherwise be ignored and leave the run on a default the user meant to change, so every block is
+checked when the run is configured: the single run and each cross-validation fold in
+:func:`insole_mtl.pipelines.run_config.nodes.configure_run`, every protocol variant in
+:func:`insole_mtl.pipelines.protocol.nodes.configure_protocol`. ``model.options`` and
+``loss_weighting.options`` are checked against the constructor of the chosen model / weighting, and
+``training`` through :meth:`~insole_mtl.training.engine.TrainConfig.from_params` (keys and values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from insole_mtl.models.registry import model_option_names
+from insole_mtl.signals.validation import check_parameter_keys
+from insole_mtl.training.engine import TrainConfig
+from insole_mtl.training.weighting import weighting_option_names
+
+#: keys of ``params:training`` the training node reads itself (the rest is :class:`TrainConfig`)
+NODE_TRAINING_KEYS: tuple[str, ...] = ("balance_subjects",)
+
+#: keys of each block (``training`` is checked by TrainConfig)
+RUN_PARAMETER_KEYS: dict[str, tuple[str, ...]] = {
+    "oversampling": ("enabled", "target_ratio", "k_neighbors", "m_neighbors", "kind", "seed"),
+    "recurrence": ("percentage", "chunk_size", "resolution"),
+    "model": ("name", "options", "tasks"),
+    "loss_weighting": ("method", "options"),
+    "evaluation": ("batch_size", "device"),
+}
+
+
+def check_run_parameters(
+    oversampling: Mapping[str, Any] | None,
+    recurrence: Mapping[str, Any] | None,
+    model: Mapping[str, Any],
+    loss_weighting: Mapping[str, Any],
+    training: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    where: str = "params",
+) -> None:
+    """Refuse an unknown key in any block of one run (``oversampling`` / ``recurrence`` None: not this
+    caller's to check). ``where`` prefixes each message (``params``, ``protocol_variants.<name>``).
+
+    Raises:
+        ValueError: ``<where> <block>: unknown key(s) [...]; allowed: [...]`` (with the closest allowed key),
+            ``<where> model.options (<name>): ...``, ``<where> loss_weighting.options (<method>): ...``, or
+            TrainConfig's message for ``training``.
+    """
+    blocks = {"oversampling": oversampling, "recurrence": recurrence, "model": model, "loss_weighting": loss_weighting, "evaluation": evaluation}
+    for block, values in blocks.items():
+        _check(where, block, values, RUN_PARAMETER_KEYS[block])
+    if model.get("name") is not None:
+        _check(where, f"model.options ({model['name']})", model.get("options"), model_option_names(str(model["name"])))
+    if loss_weighting.get("method") is not None:
+        method = str(loss_weighting["method"])
+        _check(where, f"loss_weighting.options ({method})", loss_weighting.get("options"), weighting_option_names(method))
+    try:
+        TrainConfig.from_params({k: v for k, v in training.items() if k not in NODE_TRAINING_KEYS})
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where} training: {error}") from None
+
+
+def _check(where: str, block: str, values: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> None:
+    try:
+        check_parameter_keys(block, values, allowed)
+    except ValueError as error:  # check_parameter_keys says "params <block>: ..."
+        raise ValueError(f"{where} {str(error).removeprefix('params ')}") from None
