@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -460,6 +461,86 @@ class RunNamingMlflowHook:
         client = MlflowClient()
         for key, value in tags.items():
             client.set_tag(run[0], key, value)
+
+
+#: tag of every kedro-mlflow run: ``host:pid:start`` of the process that runs it (start = the process's start
+#: time in clock ticks since boot, /proc/<pid>/stat field 22, so a reused pid is not mistaken for the run's)
+PROCESS_TAG = "insole.process"
+RESUMED_FROM_TAG = "insole.resumed_from"
+
+
+def _process_start(pid: int) -> str:
+    """Start time of process ``pid`` (clock ticks since boot) from /proc; "" where /proc has none."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - one read of a tiny file
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]  # fields after "(comm)": state is field 3, starttime field 22
+
+
+def _process_alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        pass
+    return not start or _process_start(pid) == start
+
+
+class KilledRunMlflowHook:
+    """A run killed with SIGKILL (or by the OOM killer, or a lost node) cannot close its MLflow run: it
+    stays RUNNING for ever. Every kedro-mlflow run is tagged with its process (:data:`PROCESS_TAG`); when the
+    next ``kedro run`` of the same experiment starts on the same host, each RUNNING run whose process is gone
+    is marked KILLED (with its RUNNING child runs: protocol runs, cross-validation folds) and logged. A run
+    started with ``training.resume: true`` is tagged :data:`RESUMED_FROM_TAG` with the newest killed run."""
+
+    def __init__(self) -> None:
+        self._resume = False
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        try:
+            self._resume = bool((context.params.get("training") or {}).get("resume", False))
+        except Exception as error:  # noqa: BLE001 - a broken configuration is reported where it is used
+            logger.debug("killed runs: parameters not readable (%s)", error)
+            self._resume = False
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        run = _active_run()
+        if run is None:
+            return
+        import socket
+
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+        host, pid = socket.gethostname(), os.getpid()
+        client.set_tag(run[0], PROCESS_TAG, f"{host}:{pid}:{_process_start(pid)}")
+        killed = []
+        for other in client.search_runs([run[1]], filter_string="attributes.status = 'RUNNING'", max_results=1000):
+            tag = other.data.tags.get(PROCESS_TAG, "")
+            other_host, _, rest = tag.partition(":")
+            other_pid, _, start = rest.partition(":")
+            if other.info.run_id == run[0] or other_host != host or not other_pid.isdigit():
+                continue  # this run; another machine's (its process cannot be looked at from here); untagged
+            if _process_alive(int(other_pid), start):
+                continue
+            client.set_terminated(other.info.run_id, status="KILLED")
+            children = client.search_runs(
+                [run[1]], filter_string=f"tags.mlflow.parentRunId = '{other.info.run_id}' and attributes.status = 'RUNNING'"
+            )  # fmt: skip
+            for child in children:
+                client.set_terminated(child.info.run_id, status="KILLED")
+            logger.warning(
+                "MLflow run %s (%s) was left RUNNING by process %s, which no longer exists (killed?): marked KILLED "
+                "with %d running child run(s)", other.info.run_name, other.info.run_id, other_pid, len(children),
+            )  # fmt: skip
+            killed.append(other)
+        if self._resume and killed:
+            newest = max(killed, key=lambda r: r.info.start_time or 0)
+            client.set_tag(run[0], RESUMED_FROM_TAG, newest.info.run_id)
 
 
 class ServableModelMlflowHook:

@@ -2,9 +2,15 @@
 
 from kedro.config import OmegaConfigLoader
 
-from insole_mtl.hooks import CrossValidationMlflowHook, ProtocolMlflowHook, RunNamingMlflowHook, ServableModelMlflowHook
+from insole_mtl.hooks import (
+    CrossValidationMlflowHook,
+    KilledRunMlflowHook,
+    ProtocolMlflowHook,
+    RunNamingMlflowHook,
+    ServableModelMlflowHook,
+)
 
-HOOKS = (ProtocolMlflowHook(), CrossValidationMlflowHook(), RunNamingMlflowHook(), ServableModelMlflowHook())
+HOOKS = (ProtocolMlflowHook(), CrossValidationMlflowHook(), RunNamingMlflowHook(), ServableModelMlflowHook(), KilledRunMlflowHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

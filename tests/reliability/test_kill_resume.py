@@ -117,13 +117,17 @@ def test_same_seed_gives_identical_split_windows_oversampled_set_plots_and_predi
 
 
 @pytest.mark.e2e
-def test_mlflow_marks_the_finished_runs_finished_and_a_failed_run_failed(runs):
+def test_mlflow_marks_finished_runs_finished_the_killed_run_killed_and_a_failed_run_failed(runs):
     work = runs["work"]
     failed = _run(work, PARAMS + ",training.lr=-1")
     assert failed.returncode != 0
-    assert failed.stderr.strip().splitlines()[-1] == "ValueError: TrainConfig.lr must be > 0, got -1"
+    assert failed.stderr.strip().splitlines()[-1] == "ValueError: params training: TrainConfig.lr must be > 0, got -1"
     db = sqlite3.connect(work / "mlflow.db")
-    statuses = [s for (s,) in db.execute("select status from runs order by start_time")]
-    # uninterrupted: FINISHED; SIGKILLed: left RUNNING (no process survives a SIGKILL to close it); resumed:
-    # FINISHED; failed: FAILED
-    assert statuses == ["FINISHED", "RUNNING", "FINISHED", "FAILED"], statuses
+    runs_ = list(db.execute("select run_uuid, status from runs order by start_time"))
+    # uninterrupted: FINISHED; SIGKILLed: no process survives a SIGKILL to close it, so the next run (the resumed
+    # one) found it RUNNING with its process gone and marked it KILLED; resumed: FINISHED; failed: FAILED
+    assert [status for _, status in runs_] == ["FINISHED", "KILLED", "FINISHED", "FAILED"], runs_
+    resumed_from = db.execute("select value from tags where run_uuid = ? and key = 'insole.resumed_from'", (runs_[2][0],)).fetchall()
+    assert resumed_from == [(runs_[1][0],)]
+    log = runs["resumed"].stdout + runs["resumed"].stderr
+    assert f"({runs_[1][0]}) was left RUNNING by process" in log and "marked KILLED" in log
