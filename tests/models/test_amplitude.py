@@ -367,3 +367,27 @@ def test_amplitude_linear_starts_at_zero_and_can_hold_the_mean_force_line():
     torch.testing.assert_close(linear(x)["weight"] - plain(x)["weight"], torch.from_numpy(2.0 * means).float(), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=re.escape("amplitude_linear: true needs amplitude_features: true (it reads the amplitude statistics)")):
         build_model("cnn1d", 2, tasks, amplitude_features=False, amplitude_linear=True)
+
+
+def test_fit_amplitude_linear_is_the_ridge_fit_on_the_labelled_training_windows():
+    from insole_mtl.models import TaskSpec, build_model
+
+    model = build_model("cnn1d", 2, [TaskSpec("weight", "regression", 1)], amplitude_linear=True)
+    level = np.array([1.0, 2.0, 3.0, 5.0, 8.0])
+    windows = np.stack([np.stack([np.full(8, v), np.full(8, 10.0 - v)]) for v in level]).astype(np.float32)
+    windows[:, 1] += np.array([0.3, -0.2, 0.1, 0.0, 0.4], dtype=np.float32)[:, None]  # not collinear with channel 0
+    model.fit_input_statistics(windows)
+    z0 = (level - level.mean()) / level.std()
+    y = 3.0 * z0 - 0.5
+    y[2] = np.nan  # an unlabelled window is left out of the fit
+    model.fit_amplitude_linear(windows, {"weight": y}, ridge=0.0)
+    model.eval()
+    with torch.no_grad():
+        path = model.amplitude_linear["weight"](
+            ((torch.from_numpy(windows).mean(-1) - model.amplitude.loc[0::4]) / model.amplitude.scale[0::4])
+        ).squeeze(-1)
+    keep = np.isfinite(y)
+    np.testing.assert_allclose(path.numpy()[keep], y[keep], atol=1e-4)
+    # a ridge penalty shrinks the fit towards the mean target
+    model.fit_amplitude_linear(windows, {"weight": y}, ridge=10.0)
+    assert 0 < float(model.amplitude_linear["weight"].weight.detach().abs().sum()) < 3.0

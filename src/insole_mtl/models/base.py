@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from insole_mtl.models.amplitude import AmplitudeBranch
+from insole_mtl.models.amplitude import AmplitudeBranch, amplitude_statistics_numpy
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -158,7 +158,8 @@ class MultitaskModel(nn.Module):
         amplitude branch's standardised ``mean`` statistics, ``(b, C)``), initialised to zero. The
         calibrated mean-force line (weight = a * mean total force + b) is one setting of it, so the
         network starts from "no force cue" and can learn that line exactly and correct it, instead of
-        having to rebuild a linear relation through the fusion's ReLU6.
+        having to rebuild a linear relation through the fusion's ReLU6. Training starts the path at the
+        ridge fit on the training windows (:meth:`fit_amplitude_linear`).
     """
 
     #: name of the backbone's input (set by each subclass)
@@ -255,6 +256,34 @@ class MultitaskModel(nn.Module):
             raise ValueError(f"fit_input_statistics: expected {list(self.input_names)}, got {len(inputs)} array(s)")
         if self.amplitude is not None:
             self.amplitude.fit(np.asarray(inputs[-1]))
+
+    def fit_amplitude_linear(self, windows: np.ndarray, targets: Mapping[str, np.ndarray], ridge: float = 10.0) -> None:
+        """Start each ``amplitude_linear`` path at the ridge fit of its standardised target on the standardised
+        window means, over the TRAINING windows that carry the target (call after :meth:`fit_input_statistics`).
+
+        Args:
+            windows: training raw windows ``(n, C, L)`` (may be a memory map).
+            targets: ``{task: (n,)}`` standardised regression targets, NaN where a window has none.
+            ridge: penalty per window (``alpha = ridge * n_labelled``; the means of neighbouring sensors are
+                nearly collinear, so the plain least-squares fit would be unstable).
+        """
+        if self.amplitude_linear is None or self.amplitude is None:
+            return
+        stats = amplitude_statistics_numpy(windows)[:, 0::4]  # (n, C) channel means
+        loc, scale = self.amplitude.loc.numpy()[0::4], self.amplitude.scale.numpy()[0::4]
+        means = (stats - loc) / scale
+        for name, layer in self.amplitude_linear.items():
+            y = np.asarray(targets[name], dtype=np.float64)
+            keep = np.isfinite(y)
+            if keep.sum() < 2:
+                continue
+            x, y = means[keep], y[keep]
+            x_bar, y_bar = x.mean(axis=0), y.mean()
+            xc = x - x_bar
+            coef = np.linalg.solve(xc.T @ xc + ridge * len(y) * np.eye(x.shape[1]), xc.T @ (y - y_bar))
+            with torch.no_grad():
+                layer.weight.copy_(torch.as_tensor(coef[None, :], dtype=torch.float32))
+                layer.bias.fill_(float(y_bar - x_bar @ coef))
 
     def heads_forward(self, embedding: torch.Tensor, window: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Apply the task heads to an embedding ``(b, embedding_dim)`` (plus, with ``amplitude_linear``, the

@@ -744,6 +744,8 @@ def train_model(
     transform = input_transform if input_transform is not None else default_input_transform(train.inputs)
     if hasattr(model, "fit_input_statistics"):
         model.fit_input_statistics(*train.input_arrays)
+    if getattr(model, "amplitude_linear", None) is not None:  # the linear force paths start at their ridge fit
+        model.fit_amplitude_linear(train.input_arrays[-1], {n: train_std.targets[n] for n in scaling})
 
     model.to(device)
     if config.channels_last:
