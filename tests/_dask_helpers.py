@@ -140,11 +140,11 @@ class OverrideInput:
 class KillWorkerHoldingResult:
     """An ``after_node_run`` hook (driver side): after node ``after``, wait for the pid that
     :func:`finish_once_slowly` writes to ``marker``, SIGKILL that worker once the node's result sits in its
-    memory, and keep the driver busy until the scheduler has noticed, so the result is lost before the driver
-    fetches it."""
+    memory, and keep the driver busy until the scheduler has removed that worker, so the result is lost before
+    the driver fetches it."""
 
-    def __init__(self, after: str, marker: str) -> None:
-        self.after, self.marker = after, Path(marker)
+    def __init__(self, after: str, marker: str, scheduler_address: str) -> None:
+        self.after, self.marker, self.scheduler_address = after, Path(marker), scheduler_address
         self.killed: int | None = None
 
     @hook_impl
@@ -159,7 +159,14 @@ class KillWorkerHoldingResult:
         time.sleep(0.5)  # the task goes executing -> memory on its worker
         self.killed = int(self.marker.read_text())
         os.kill(self.killed, signal.SIGKILL)
-        time.sleep(2.0)  # the scheduler removes the worker and tells the client the key's data is lost
+        from distributed import Client
+
+        with Client(self.scheduler_address, set_as_default=False) as client:  # wait until the scheduler has removed it
+            while any(w.get("pid") == self.killed for w in client.scheduler_info(n_workers=-1)["workers"].values()):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the scheduler still lists the killed worker (pid {self.killed}) after 30 s")
+                time.sleep(0.05)
+        time.sleep(0.5)  # the scheduler's "lost-data" message reaches the runner's client
 
 
 # -- a worker killer for ``kedro run`` subprocesses ----------------------------------------------------

@@ -263,7 +263,7 @@ def test_a_result_lost_with_its_worker_before_the_driver_fetched_it_is_recompute
     # holding "slow"'s finished result: its future turns "lost" and the scheduler re-runs the node elsewhere
     slow = node(finish_once_slowly, ["numbers", "params:marker"], "checked", name="slow")
     catalog, recorder = _catalog(tmp_path / "lost"), Recorder()
-    killer = KillWorkerHoldingResult(after="scale", marker=catalog.load("params:marker"))
+    killer = KillWorkerHoldingResult(after="scale", marker=catalog.load("params:marker"), scheduler_address=cluster.scheduler_address)
     with caplog.at_level(logging.WARNING, logger="insole_mtl.runner"):
         _run(_dask(cluster, tmp_path), _pipeline(slow), catalog, recorder, killer)
     with pytest.raises(ProcessLookupError):
