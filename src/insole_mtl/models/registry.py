@@ -42,11 +42,19 @@ def model_input_kind(name: str) -> Literal["recurrence_plot", "raw"]:
 _NOT_OPTIONS = frozenset({"self", "name", "in_channels", "tasks", "recurrence_cell"})
 
 
+#: model name -> its class (the recurrent class also takes the name: ``lstm`` or ``gru``)
+MODEL_CLASSES: dict[str, type[MultitaskModel]] = {
+    "mobilenetv2": MultitaskMobileNetV2,
+    "cnn1d": ResidualCNN1d,
+    "lstm": RecurrentMultitaskNet,
+    "gru": RecurrentMultitaskNet,
+}
+
+
 def model_option_names(name: str) -> tuple[str, ...]:
     """The ``model.options`` keys a registered model takes (its constructor's keyword arguments), sorted."""
     model_input_kind(name)  # validates the name
-    cls = {"mobilenetv2": MultitaskMobileNetV2, "cnn1d": ResidualCNN1d}.get(name, RecurrentMultitaskNet)
-    return tuple(sorted(set(inspect.signature(cls.__init__).parameters) - _NOT_OPTIONS))
+    return tuple(sorted(set(inspect.signature(MODEL_CLASSES[name].__init__).parameters) - _NOT_OPTIONS))
 
 
 def build_model(name: str, in_channels: int, tasks: Sequence[TaskSpec], **options: object) -> MultitaskModel:
@@ -65,15 +73,12 @@ def build_model(name: str, in_channels: int, tasks: Sequence[TaskSpec], **option
         ``width=32``, ``hidden_size=128``); an option the model does not take raises ``TypeError``
         naming it.
     """
-    kind = model_input_kind(name)  # validates the name
-    model: MultitaskModel
-    if name == "mobilenetv2":
-        model = MultitaskMobileNetV2(in_channels, tasks, **options)  # type: ignore[arg-type]
-    elif name == "cnn1d":
-        model = ResidualCNN1d(in_channels, tasks, **options)  # type: ignore[arg-type]
+    model_input_kind(name)  # validates the name
+    cls = MODEL_CLASSES[name]
+    if cls is RecurrentMultitaskNet:
+        model: MultitaskModel = RecurrentMultitaskNet(name, in_channels, tasks, **options)  # type: ignore[arg-type]
     else:
-        assert kind == "raw"
-        model = RecurrentMultitaskNet(name, in_channels, tasks, **options)  # type: ignore[arg-type]
+        model = cls(in_channels, tasks, **options)  # type: ignore[call-arg]
     # what rebuilds the same architecture (single-task variants, a fresh copy for inference)
     model.build_spec = {"name": name, "in_channels": int(in_channels), "options": dict(options)}
     return model

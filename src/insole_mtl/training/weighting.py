@@ -241,15 +241,25 @@ class DynamicWeightAverage(LossWeighting):
         return {name: float(w) for name, w in zip(self.task_names, self._weights)}
 
 
-WEIGHTING_NAMES: tuple[str, ...] = ("uniform", "rlw", "uncertainty", "dwa")
+#: weighting name -> its class
+WEIGHTING_CLASSES: dict[str, type[LossWeighting]] = {
+    "uniform": UniformWeighting,
+    "rlw": RandomLossWeighting,
+    "uncertainty": UncertaintyWeighting,
+    "dwa": DynamicWeightAverage,
+}
+WEIGHTING_NAMES: tuple[str, ...] = tuple(WEIGHTING_CLASSES)
+
+
+def _weighting_class(name: str) -> type[LossWeighting]:
+    if name not in WEIGHTING_CLASSES:
+        raise ValueError(f"unknown loss weighting {name!r}; known: {list(WEIGHTING_NAMES)}")
+    return WEIGHTING_CLASSES[name]
 
 
 def weighting_option_names(name: str) -> tuple[str, ...]:
     """The ``loss_weighting.options`` keys of a weighting (its constructor's keyword arguments), sorted."""
-    classes = {"uniform": UniformWeighting, "rlw": RandomLossWeighting, "uncertainty": UncertaintyWeighting, "dwa": DynamicWeightAverage}
-    if name not in classes:
-        raise ValueError(f"unknown loss weighting {name!r}; known: {list(WEIGHTING_NAMES)}")
-    return tuple(sorted(set(inspect.signature(classes[name].__init__).parameters) - {"self", "tasks"}))
+    return tuple(sorted(set(inspect.signature(_weighting_class(name).__init__).parameters) - {"self", "tasks"}))
 
 
 def build_weighting(name: str, tasks: Sequence[TaskSpec], **options: object) -> LossWeighting:
@@ -257,12 +267,4 @@ def build_weighting(name: str, tasks: Sequence[TaskSpec], **options: object) -> 
 
     ``options`` go to the constructor (``seed`` for rlw, ``temperature`` for dwa).
     """
-    if name == "uniform":
-        return UniformWeighting(tasks, **options)  # type: ignore[arg-type]
-    if name == "rlw":
-        return RandomLossWeighting(tasks, **options)  # type: ignore[arg-type]
-    if name == "uncertainty":
-        return UncertaintyWeighting(tasks, **options)  # type: ignore[arg-type]
-    if name == "dwa":
-        return DynamicWeightAverage(tasks, **options)  # type: ignore[arg-type]
-    raise ValueError(f"unknown loss weighting {name!r}; known: {list(WEIGHTING_NAMES)}")
+    return _weighting_class(name)(tasks, **options)  # type: ignore[arg-type]
