@@ -51,20 +51,18 @@ def check_run_parameters(
     """
     blocks = {"oversampling": oversampling, "recurrence": recurrence, "model": model, "loss_weighting": loss_weighting, "evaluation": evaluation}
     for block, values in blocks.items():
-        _check(where, block, values, RUN_PARAMETER_KEYS[block])
+        check_parameter_keys(block, values, RUN_PARAMETER_KEYS[block], where)
     if model.get("name") is not None:
-        _check(where, f"model.options ({model['name']})", model.get("options"), model_option_names(str(model["name"])))
+        check_parameter_keys(f"model.options ({model['name']})", model.get("options"), model_option_names(str(model["name"])), where)
     if loss_weighting.get("method") is not None:
         method = str(loss_weighting["method"])
-        _check(where, f"loss_weighting.options ({method})", loss_weighting.get("options"), weighting_option_names(method))
+        check_parameter_keys(f"loss_weighting.options ({method})", loss_weighting.get("options"), weighting_option_names(method), where)
     try:
-        TrainConfig.from_params({k: v for k, v in training.items() if k not in NODE_TRAINING_KEYS})
+        train_config(training)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where} training: {error}") from None
 
 
-def _check(where: str, block: str, values: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> None:
-    try:
-        check_parameter_keys(block, values, allowed)
-    except ValueError as error:  # check_parameter_keys says "params <block>: ..."
-        raise ValueError(f"{where} {str(error).removeprefix('params ')}") from None
+def train_config(training: Mapping[str, Any]) -> TrainConfig:
+    """:class:`TrainConfig` of ``params:training`` (without :data:`NODE_TRAINING_KEYS`, which the node reads)."""
+    return TrainConfig.from_params({k: v for k, v in training.items() if k not in NODE_TRAINING_KEYS})

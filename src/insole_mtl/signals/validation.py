@@ -259,23 +259,25 @@ def validate_raw_cohort(
 RECORDING_DROP_STAGES: frozenset[str] = frozenset({"files", "recordings"})
 
 
-def check_parameter_keys(name: str, params: Mapping[str, object] | None, allowed: Sequence[str]) -> None:
+def check_parameter_keys(
+    name: str, params: Mapping[str, object] | None, allowed: Sequence[str], where: str = "params"
+) -> None:
     """Refuse a parameters block with a key the code does not read (a typo would otherwise be ignored).
 
     Raises:
-        ValueError: ``params {name}: unknown key(s) [...]; allowed: [...]`` (with the closest allowed key).
+        ValueError: ``{where} {name}: unknown key(s) [...]; allowed: [...]`` (with the closest allowed key).
     """
     if params is None:
         return
     if not isinstance(params, Mapping):
-        raise ValueError(f"params {name}: expected a mapping of keys {sorted(allowed)}, got {type(params).__name__} {params!r}")
+        raise ValueError(f"{where} {name}: expected a mapping of keys {sorted(allowed)}, got {type(params).__name__} {params!r}")
     unknown = sorted(str(k) for k in params if k not in allowed)
     if unknown:
         import difflib
 
         hints = [f"{k!r} -> {m[0]!r}" for k in unknown if (m := difflib.get_close_matches(k, list(allowed), n=1))]
         hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
-        raise ValueError(f"params {name}: unknown key(s) {unknown}; allowed: {sorted(allowed)}{hint}")
+        raise ValueError(f"{where} {name}: unknown key(s) {unknown}; allowed: {sorted(allowed)}{hint}")
 
 
 def check_label_ranges(

@@ -15,8 +15,8 @@ from insole_mtl.encoding.recurrence import recurrence_cell
 from insole_mtl.models import RECURRENCE_PLOTS, build_model, model_input_kind
 from insole_mtl.tasks import task_specs
 from insole_mtl.training.data import TaskArrays, group_balanced_weights, select_inputs
-from insole_mtl.run_parameters import NODE_TRAINING_KEYS
-from insole_mtl.training.engine import CheckpointStoreLike, TrainConfig, train_model
+from insole_mtl.run_parameters import train_config
+from insole_mtl.training.engine import CheckpointStoreLike, train_model
 from insole_mtl.training.weighting import build_weighting
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def train_multitask_model(
     specs = task_specs(tasks, model.get("tasks"))
     names = [spec.name for spec in specs]
     balance = bool(training.get("balance_subjects", False))
-    config = TrainConfig.from_params({k: v for k, v in training.items() if k not in NODE_TRAINING_KEYS})
+    config = train_config(training)
     torch.manual_seed(config.seed)
     length = int(np.asarray(train_windows).shape[-1])
     options = model_options(model, recurrence, length)
