@@ -149,13 +149,19 @@ def plot_training_curves(history: pd.DataFrame) -> Figure:
 # learnt weights, per-subject weight).
 # --------------------------------------------------------------------------------------------------
 def one_window_per_class(labels: pd.DataFrame, n_classes: int, column: str = "activity") -> list[tuple[int, int]]:
-    """``(class, row)`` of the first window of each class present in ``labels[column]`` (class order)."""
+    """``(class, row)`` of one window of each class present in ``labels[column]`` (class order).
+
+    Raises:
+        ValueError: no window carries a class ``0 .. n_classes - 1``.
+    """
     values = labels[column].to_numpy()
     picked = []
     for k in range(n_classes):
         rows = np.flatnonzero(values == k)
         if rows.size:
             picked.append((k, int(rows[len(rows) // 2])))  # a window from the middle of the class's windows
+    if not picked:
+        raise ValueError(f"no window carries a class in labels[{column!r}]")
     return picked
 
 
@@ -177,8 +183,6 @@ def plot_recurrence_gallery(
     if plots.ndim != 4 or plots.shape[1] != len(channels):
         raise ValueError(f"plots must be (n, {len(channels)}, R, R) for channels {list(channels)}, got shape {plots.shape}")
     picked = one_window_per_class(labels, len(class_names), column)
-    if not picked:
-        raise ValueError(f"no window carries a class in labels[{column!r}]")
     top = max(float(plots.max()), 1.0)
     fig = _new_figure(1.25 * len(channels) + 1, 1.3 * len(picked) + 0.8)
     axes = fig.subplots(len(picked), len(channels), squeeze=False)
@@ -235,8 +239,6 @@ def plot_signal_snippets(
     if windows.ndim != 3 or windows.shape[1] != len(channels):
         raise ValueError(f"windows must be (n, {len(channels)}, L) for channels {list(channels)}, got shape {windows.shape}")
     picked = one_window_per_class(labels, len(class_names), column)
-    if not picked:
-        raise ValueError(f"no window carries a class in labels[{column!r}]")
     force = [bool(re.match(r"^(fsr|[LR]\d)", str(c))) for c in channels]
     groups = [("motion", [i for i, f in enumerate(force) if not f]), ("force", [i for i, f in enumerate(force) if f])]
     groups = [g for g in groups if g[1]]
