@@ -521,26 +521,27 @@ def write_gilon_fixture(
             )
         label_frame.to_csv(paths[f"{split}_label"], index=False)
     train_ids = sorted({str(row[0]) for row in labels["train"]})  # IDs with a written window (column ID)
-    if n_folds is not None and min(n_folds, len(train_ids)) >= 2:  # tiny fixtures: at most one fold per subject
-        paths["folds"] = write_gilon_folds(out_dir, train_ids, min(n_folds, len(train_ids)))
+    if n_folds is not None and (folds := write_gilon_folds(out_dir, train_ids, n_folds)) is not None:
+        paths["folds"] = folds
     logger.info("write_gilon_fixture: %d windows written to %s", global_id, out_dir)
     return paths
 
 
-def write_gilon_folds(out_dir: Path, train_subjects: Sequence[str], n_folds: int = 5) -> Path:
-    """Write ``<out_dir>/cv_dict.pkl`` as the release has it: ``{fold: [ID, ...]}`` with folds ``0 .. n_folds-1``
+def write_gilon_folds(out_dir: Path, train_subjects: Sequence[str], n_folds: int = 5) -> Path | None:
+    """Write ``<out_dir>/cv_dict.pkl`` as the release has it: ``{fold: [ID, ...]}`` with folds ``0 .. k-1``
     cutting the train subjects (sorted ids dealt round-robin, so the folds differ in size by at most one).
 
-    Raises:
-        ValueError: fewer train subjects than folds, or ``n_folds < 2``.
+    ``k = min(n_folds, number of train subjects)`` (tiny fixtures: at most one fold per subject); with ``k < 2``
+    there are no folds to write and None is returned.
     """
-    ids = sorted(str(s) for s in train_subjects)
-    if n_folds < 2 or len(ids) < n_folds:
-        raise ValueError(f"write_gilon_folds: {len(ids)} train subject(s) cannot fill n_folds={n_folds} folds; expected n_folds >= 2 and at least one subject per fold")
     import pickle
 
+    ids = sorted(str(s) for s in train_subjects)
+    k = min(int(n_folds), len(ids))
+    if k < 2:
+        return None
     path = Path(out_dir) / GILON_FOLDS_FILE
-    path.write_bytes(pickle.dumps({fold: ids[fold::n_folds] for fold in range(n_folds)}))
+    path.write_bytes(pickle.dumps({fold: ids[fold::k] for fold in range(k)}))
     return path
 
 
@@ -606,8 +607,8 @@ def full_size_gilon_fixture(
         with open(paths[f"{split}_feature"], "wb") as handle:
             handle.write((",".join(features) + "\n").encode())
             pa_csv.write_csv(pa.table(features), handle, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
-    if n_folds is not None and min(n_folds, n_train) >= 2:
-        paths["folds"] = write_gilon_folds(out_dir, [f"{s:03d}" for s in range(n_train)], min(n_folds, n_train))
+    if n_folds is not None and (folds := write_gilon_folds(out_dir, [f"{s:03d}" for s in range(n_train)], n_folds)) is not None:
+        paths["folds"] = folds
     return paths
 
 
