@@ -2,14 +2,18 @@
 
 ``python -m insole_mtl.edge.raw_benchmark --data-dir data/test [--model-uri <uri>] [--export-dir <dir>]``
 
-Paths, all timed on the same test windows, interleaved round by round (so a noisy neighbour slows every path
-alike; each round times every path once in a rotating order):
+Paths, all timed on the same test windows in two regimes (:func:`time_paths`): ``latency``, calls back to back
+(a backlog), and ``latency_streaming``, every call after ``stream_idle_s`` of idleness (a device that gets one
+window per stride):
 
 * ``pipeline``: what ``insole_infer`` does per window (Python recurrence encoder + PyTorch eager);
 * ``stock_fp32``: ONNX Runtime with default session options on the fp32 raw-window graph — the reference;
+* ``stock_fp32_1thread``: the same with one intra-op thread (ORT's default is one per core): what the graph and
+  int8 give, apart from threading;
 * ``edge_fp32`` / ``edge_int8``: :func:`insole_mtl.edge.raw_window.edge_session` (all graph optimisations, one
   intra-op thread, no spinning) on the fp32 graph and on the int8 graph (network quantised, plots in float64);
-* ``stock_int8`` and ``edge_int8_2threads`` for the record.
+* ``stock_int8`` and ``edge_int8_2threads`` (two spinning threads) for the record;
+* ``int8_breakdown``: the int8 path's plot computation and quantised network, each alone (:func:`int8_breakdown`).
 
 Agreement with ``insole_infer`` (:func:`insole_mtl.inference.predict_windows`) on the same windows: class agreement,
 max |Δ| of probabilities, speed, weight; accuracy cost of int8 in points and MAE. Writes JSON to stdout (and
@@ -55,24 +59,66 @@ def agreement(reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndar
     return result
 
 
-def time_paths(paths: Mapping[str, Callable[[np.ndarray], object]], windows: np.ndarray, warmup: int, repeats: int) -> dict[str, dict[str, float]]:
-    """Median / p90 / mean latency (ms) at batch 1 of each path, interleaved round by round."""
+def time_paths(
+    paths: Mapping[str, Callable[[np.ndarray], object]],
+    windows: np.ndarray,
+    warmup: int,
+    repeats: int,
+    block: int = 25,
+    idle_s: float = 0.0,
+) -> dict[str, dict[str, float]]:
+    """Median / p90 / mean latency (ms) at batch 1 of each path over ``repeats`` timed calls.
+
+    Timed in rounds: each round gives every path a block of ``block`` timed calls, in an order rotated from round
+    to round, so a noisy neighbour slows every path alike. Two regimes:
+
+    * ``idle_s == 0`` (back to back): each block starts with one untimed call (the path's weights back in
+      cache), then consecutive calls — a backlog of windows. Blocks, not one call per path in turn: with six
+      sessions taking turns call by call, each run found the caches full of the others' data and its thread
+      pool parked, which is neither regime;
+    * ``idle_s > 0`` (a stream): every timed call follows ``idle_s`` seconds of idleness, as on a device that
+      gets one window per stride: thread pools parked, caches and clocks as the idle CPU left them.
+    """
     names = list(paths)
     for name in names:
         for i in range(warmup):
             paths[name](windows[i % len(windows)][None])
+    block = max(1, min(int(block), int(repeats)))
     times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        x = windows[r % len(windows)][None]
+    for r in range(-(-int(repeats) // block)):
         for k in range(len(names)):
             name = names[(r + k) % len(names)]
-            start = time.perf_counter()
-            paths[name](x)
-            times[name].append(time.perf_counter() - start)
+            if idle_s <= 0:
+                paths[name](windows[(r * block) % len(windows)][None])
+            for i in range(min(block, int(repeats) - r * block)):
+                x = windows[(r * block + i) % len(windows)][None]
+                if idle_s > 0:
+                    time.sleep(idle_s)
+                start = time.perf_counter()
+                paths[name](x)
+                times[name].append(time.perf_counter() - start)
     return {
         name: {"median_ms": 1e3 * float(np.median(t)), "p90_ms": 1e3 * float(np.percentile(t, 90)), "mean_ms": 1e3 * float(np.mean(t))}
         for name, t in times.items()
     }
+
+
+def int8_breakdown(
+    model: MultitaskModel, windows: np.ndarray, calibration_windows: np.ndarray, warmup: int, repeats: int
+) -> dict[str, dict[str, float]]:
+    """Back-to-back latency of the int8 path's two parts alone (:func:`insole_mtl.edge.raw_window.int8_parts`), on
+    edge sessions: ``plot_inputs`` (raw windows -> the network's inputs, float64 plots) and ``int8_network`` (those
+    inputs, precomputed -> outputs): where the int8 path's time goes."""
+    pre, network = (rw.edge_session(graph.SerializeToString()) for graph in rw.int8_parts(model, calibration_windows))
+    inputs = rw.model_ready_inputs(model, windows)
+    feeds = [{name: x[i : i + 1] for name, x in zip(model.input_names, inputs)} for i in range(len(windows))]
+    index = np.arange(len(windows), dtype=np.float32).reshape(-1, 1, 1)  # time_paths hands each path a window; here its index
+    paths: dict[str, Callable[[np.ndarray], object]] = {
+        "plot_inputs": lambda x: pre.run(None, {rw.INPUT: x}),
+        "int8_network": lambda i: network.run(None, feeds[int(i[0, 0, 0])]),
+    }
+    plot = time_paths({"plot_inputs": paths["plot_inputs"]}, windows, warmup, repeats)
+    return {**plot, **time_paths({"int8_network": paths["int8_network"]}, index, warmup, repeats)}
 
 
 def benchmark_raw_window(
@@ -83,36 +129,47 @@ def benchmark_raw_window(
     rate_hz: float = 40.0,
     warmup: int = 20,
     repeats: int = 300,
+    stream_idle_s: float = 0.01,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Run every path (module docstring) on ``windows (n, C, L)``; returns the report and the graphs."""
     pre = inference.model_preprocessing(model, rate_hz)
     reference = inference.predict_windows(model, windows, pre)
     graphs = rw.build_edge_variants(model, calibration_windows)
     sessions = {
-        "stock_fp32": rw.stock_session(graphs["fp32"]), "edge_fp32": rw.edge_session(graphs["fp32"]),
-        "stock_int8": rw.stock_session(graphs["int8"]), "edge_int8": rw.edge_session(graphs["int8"]),
-        "edge_int8_2threads": rw.edge_session(graphs["int8"], threads=2),
+        "stock_fp32": rw.stock_session(graphs["fp32"]), "stock_fp32_1thread": rw.stock_session(graphs["fp32"], threads=1),
+        "edge_fp32": rw.edge_session(graphs["fp32"]), "stock_int8": rw.stock_session(graphs["int8"]),
+        "edge_int8": rw.edge_session(graphs["int8"]), "edge_int8_2threads": rw.edge_session(graphs["int8"], threads=2, spinning=True),
     }  # fmt: skip
     accuracy = {name: agreement(reference, rw.run_raw(s, windows), labels) for name, s in sessions.items() if name in ("edge_fp32", "edge_int8")}
     paths: dict[str, Callable[[np.ndarray], object]] = {
         "pipeline": lambda x: inference.predict_windows(model, x, pre, batch_size=1),
         **{name: (lambda x, s=s: s.run(None, {rw.INPUT: x})) for name, s in sessions.items()},
     }
-    latency = time_paths(paths, np.ascontiguousarray(windows, dtype=np.float32), warmup, repeats)
-    stock = latency["stock_fp32"]["median_ms"]
-    for row in latency.values():
-        row["speedup_vs_stock_fp32"] = stock / row["median_ms"]
+    contiguous = np.ascontiguousarray(windows, dtype=np.float32)
+    latency = time_paths(paths, contiguous, warmup, repeats)
+    streaming = time_paths(paths, contiguous, warmup, max(1, repeats // 3), idle_s=stream_idle_s)
+    for table in (latency, streaming):
+        stock, stock_1thread = table["stock_fp32"]["median_ms"], table["stock_fp32_1thread"]["median_ms"]
+        for row in table.values():
+            row["speedup_vs_stock_fp32"] = stock / row["median_ms"]
+            row["speedup_vs_stock_fp32_1thread"] = stock_1thread / row["median_ms"]
     chosen = rw.default_variant()
+    breakdown = int8_breakdown(model, contiguous, calibration_windows, warmup, repeats)
     report: dict[str, Any] = {
         "machine": rw.machine(),
         "windows": int(len(windows)),
         "repeats": int(repeats),
         "latency": latency,
+        "latency_streaming": streaming,
+        "stream_idle_s": stream_idle_s,
         "agreement_vs_insole_infer": accuracy,
         "fp32_tolerance": FP32_TOLERANCE,
         "default_variant": chosen,
         "default_speedup_vs_stock_fp32": latency[f"edge_{chosen}"]["speedup_vs_stock_fp32"],
+        "default_speedup_vs_stock_fp32_1thread": latency[f"edge_{chosen}"]["speedup_vs_stock_fp32_1thread"],
+        "default_speedup_vs_stock_fp32_streaming": streaming[f"edge_{chosen}"]["speedup_vs_stock_fp32"],
         "size_bytes": {name: len(data) for name, data in graphs.items()},
+        "int8_breakdown": breakdown,
     }
     if labels is not None:
         report["int8_accuracy_cost_points"] = 100 * (accuracy["edge_fp32"]["activity_accuracy"] - accuracy["edge_int8"]["activity_accuracy"])
@@ -131,6 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--model-uri", default=None, help="model path or MLflow URI (default: newest trained_model)")
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--stream-idle-s", type=float, default=0.01, help="idle seconds before each streaming call")
     parser.add_argument("--calibration", type=int, default=256, help="training windows for int8 calibration")
     parser.add_argument("--rate-hz", type=float, default=40.0)
     parser.add_argument("--export-dir", type=Path, default=None)
@@ -140,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     windows = np.load(args.data_dir / "04_feature" / "test" / "windows.npy")
     labels = pd.read_parquet(args.data_dir / "04_feature" / "test" / "window_labels.parquet")
     calibration = np.load(args.data_dir / "04_feature" / "train" / "windows.npy", mmap_mode="r")[: args.calibration]
-    report, graphs = benchmark_raw_window(model, windows, labels, np.asarray(calibration), args.rate_hz, args.warmup, args.repeats)
+    report, graphs = benchmark_raw_window(model, windows, labels, np.asarray(calibration), args.rate_hz, args.warmup, args.repeats, args.stream_idle_s)
     if args.export_dir is not None:
         args.export_dir.mkdir(parents=True, exist_ok=True)
         for name, data in graphs.items():

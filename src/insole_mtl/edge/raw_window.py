@@ -123,7 +123,8 @@ def _check_model(model: MultitaskModel) -> tuple[int, int]:
     return len(pre["channels"]), int(pre["window_length"])
 
 
-def _torchscript_export(module: nn.Module, example: torch.Tensor, outputs: Sequence[str], opset: int) -> bytes:
+def export_window_module(module: nn.Module, example: torch.Tensor, outputs: Sequence[str], opset: int = DEFAULT_OPSET) -> bytes:
+    """ONNX bytes of a module of raw windows: input ``windows``, the given ``outputs``, a dynamic batch axis."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=DeprecationWarning)
@@ -141,7 +142,7 @@ def export_raw_window_onnx(model: MultitaskModel, opset: int = DEFAULT_OPSET) ->
     was_training = model.training
     wrapper = RawWindowModel(model.to("cpu").eval()).eval()
     try:
-        return _torchscript_export(wrapper, torch.zeros(2, channels, length), wrapper.output_names, opset)
+        return export_window_module(wrapper, torch.zeros(2, channels, length), wrapper.output_names, opset)
     finally:
         model.train(was_training)
 
@@ -150,7 +151,7 @@ def _preprocessing_graph(model: MultitaskModel, opset: int) -> onnx.ModelProto:
     channels, length = _check_model(model)
     module = PlotInputs(model).eval()
     names = [f"{name}_in" for name in module.input_names]
-    return onnx.load_from_string(_torchscript_export(module, torch.zeros(2, channels, length), names, opset))
+    return onnx.load_from_string(export_window_module(module, torch.zeros(2, channels, length), names, opset))
 
 
 def _with_probability(graph_model: onnx.ModelProto, classes_output: str = "activity") -> onnx.ModelProto:
@@ -173,10 +174,11 @@ def model_ready_inputs(model: MultitaskModel, windows: np.ndarray) -> tuple[np.n
         return tuple(t.numpy() for t in PlotInputs(model).eval()(torch.as_tensor(np.asarray(windows, dtype=np.float32))))
 
 
-def export_int8_raw_window_onnx(
+def int8_parts(
     model: MultitaskModel, calibration_windows: np.ndarray, batch_size: int = 32, opset: int = DEFAULT_OPSET, **quantize_options: object
-) -> bytes:
-    """The int8 self-contained graph: float64 plot computation (as in fp32) + the statically quantised network.
+) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+    """The two graphs the int8 variant merges: the float64 plot computation (``windows`` -> ``<input>_in`` for each
+    model input) and the statically quantised network (the model's inputs -> task outputs).
 
     Args:
         calibration_windows: raw TRAINING windows ``(n, C, L)`` (a few hundred), in sensor units.
@@ -188,8 +190,15 @@ def export_int8_raw_window_onnx(
     example = model_ready_inputs(model, calibration_windows[:2])
     network = export_onnx(model, tuple(torch.as_tensor(x) for x in example), opset=opset)
     batches = (model_ready_inputs(model, calibration_windows[i : i + batch_size]) for i in range(0, len(calibration_windows), batch_size))
-    quantised = onnx.load_from_string(quantize_int8(network, batches, **quantize_options))
-    pre = _preprocessing_graph(model, opset)
+    return _preprocessing_graph(model, opset), onnx.load_from_string(quantize_int8(network, batches, **quantize_options))
+
+
+def export_int8_raw_window_onnx(
+    model: MultitaskModel, calibration_windows: np.ndarray, batch_size: int = 32, opset: int = DEFAULT_OPSET, **quantize_options: object
+) -> bytes:
+    """The int8 self-contained graph: float64 plot computation (as in fp32) + the statically quantised network
+    (:func:`int8_parts`, merged)."""
+    pre, quantised = int8_parts(model, calibration_windows, batch_size, opset, **quantize_options)
     pre = compose.add_prefix(pre, "pre_", rename_inputs=False, rename_outputs=False)
     # align opset/IR versions so merge_models accepts both graphs
     quantised.ir_version = pre.ir_version = max(pre.ir_version, quantised.ir_version)
@@ -232,15 +241,20 @@ def default_variant(flags: set[str] | None = None) -> str:
     return "int8" if has_vnni(flags) else "fp32"
 
 
-def stock_session(model_bytes: bytes) -> ort.InferenceSession:
-    """ONNX Runtime as a user gets it: default session options, CPU provider."""
-    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+def stock_session(model_bytes: bytes, threads: int | None = None) -> ort.InferenceSession:
+    """ONNX Runtime as a user gets it: default session options, CPU provider; ``threads`` set only the intra-op
+    thread count (the one-thread reference that separates what threading does from what the graph does)."""
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def edge_session(model_bytes: bytes, threads: int = 1) -> ort.InferenceSession:
+def edge_session(model_bytes: bytes, threads: int = 1, spinning: bool = False) -> ort.InferenceSession:
     """A session tuned for batch-1 latency: all graph optimisations, ``threads`` intra-op threads (1: no thread
-    hand-off for a ~1 ms graph), no spin-waiting, sequential execution (:func:`~insole_mtl.edge.onnx_export.onnx_session`)."""
-    return onnx_session(model_bytes, threads=int(threads), optimization="all", spinning=False)
+    hand-off for a sub-millisecond graph, and no dependence on a second core being free), spin-waiting only when
+    asked, sequential execution (:func:`~insole_mtl.edge.onnx_export.onnx_session`)."""
+    return onnx_session(model_bytes, threads=int(threads), optimization="all", spinning=spinning)
 
 
 def run_raw(session: ort.InferenceSession, windows: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
