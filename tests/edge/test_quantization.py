@@ -7,8 +7,10 @@ import pytest
 
 from insole_mtl.edge.onnx_export import export_onnx, onnx_session, run_session, torch_outputs
 from insole_mtl.edge.quantization import (
+    FEATURE_MAP_OPS,
     WindowCalibrationReader,
     accuracy_cost,
+    feature_map_nodes,
     graph_input_names,
     quantize_dynamic_int8,
     quantize_int8,
@@ -38,6 +40,31 @@ def test_static_int8_model_runs_with_the_same_outputs(model, fp32):
     np.testing.assert_allclose(got["weight"], ref["weight"], rtol=0.1)
 
 
+def _quantised_op_types(int8: bytes) -> set[str]:
+    """Op types of the quantised nodes of a QDQ graph: fed by a DequantizeLinear, feeding a QuantizeLinear."""
+    graph = onnx.load_from_string(int8).graph
+    dequantised = {out for n in graph.node if n.op_type == "DequantizeLinear" for out in n.output}
+    requantised = {name for n in graph.node if n.op_type == "QuantizeLinear" for name in n.input}
+    return {n.op_type for n in graph.node if set(n.input) & dequantised and set(n.output) & requantised} - {"QuantizeLinear", "DequantizeLinear"}
+
+
+def test_the_default_scope_quantises_the_feature_maps_and_leaves_the_heads_in_float32(fp32):
+    calibration = [binary_inputs(8, seed=s).numpy() for s in (2, 3)]
+    assert _quantised_op_types(quantize_int8(fp32, calibration)) == {"Conv", "Add", "GlobalAveragePool"}
+    assert "Gemm" in _quantised_op_types(quantize_int8(fp32, calibration, scope="all"))
+
+
+def test_feature_map_nodes_split_by_output_rank(fp32):
+    model = onnx.shape_inference.infer_shapes(onnx.load_from_string(fp32))
+    quantised, excluded = feature_map_nodes(model)
+    nodes = {n.name: n for n in model.graph.node}
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*model.graph.value_info, *model.graph.output)}
+    assert {n.name for n in model.graph.node if n.op_type == "Conv"} <= set(quantised)
+    assert excluded and all(ranks[nodes[name].output[0]] < 3 for name in excluded)
+    assert all(nodes[name].op_type in FEATURE_MAP_OPS for name in (*quantised, *excluded))
+    assert {nodes[name].op_type for name in excluded} == {"Add"}  # the heads' de-standardisation (b,) adds
+
+
 def test_qoperator_and_dynamic_variants_run(fp32):
     x = binary_inputs(2)
     qop = quantize_int8(fp32, [binary_inputs(4).numpy()], quant_format="qoperator", reduce_range=True)
@@ -51,6 +78,8 @@ def test_quantize_option_errors(fp32):
         quantize_int8(fp32, [], quant_format="fp8")
     with pytest.raises(ValueError, match=re.escape("activation_type must be one of ['int8', 'uint8'], got 'int4'")):
         quantize_int8(fp32, [], activation_type="int4")
+    with pytest.raises(ValueError, match=re.escape("scope must be one of ['all', 'feature_maps'], got 'heads'")):
+        quantize_int8(fp32, [binary_inputs(2).numpy()], scope="heads")
 
 
 def test_task_scores_mask_unlabelled_windows():

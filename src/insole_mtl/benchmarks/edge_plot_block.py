@@ -92,7 +92,8 @@ def compare_plot_blocks(
     _, channels, length = windows.shape
     example = torch.zeros(2, channels, length)
     blocks = {name: build_plot_block(name, percentage, cell, channels).eval() for name in FORMULATIONS}
-    sessions = {name: rw.edge_session(rw.export_window_module(block, example, ["counts"])) for name, block in blocks.items()}
+    graphs = {name: rw.export_window_module(block, example, ["counts"]) for name, block in blocks.items()}
+    sessions = {name: rw.edge_session(graph, threads=1, spinning=False) for name, graph in graphs.items()}
     counts = {name: rw.run_raw(session, windows)["counts"] for name, session in sessions.items()}
     reference = counts["float64"]
     latency = time_paths({name: (lambda x, s=s: s.run(None, {rw.INPUT: x})) for name, s in sessions.items()}, windows, warmup, repeats)

@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         onnx_int8 = None
         if config.int8:
             calibration = [tuple(x[i : i + 8].numpy() for x in windows) for i in range(0, config.calibration_windows, 8)]
-            onnx_int8 = quantize_int8(onnx_model, calibration, reduce_range=config.reduce_range)
+            onnx_int8 = quantize_int8(onnx_model, calibration, reduce_range=config.reduce_range, scope=config.quant_scope)
     finally:
         restore()
     result = measure_inference(model, example, config, onnx_model, onnx_int8, extra_torch_variants=True)

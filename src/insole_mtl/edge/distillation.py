@@ -110,7 +110,8 @@ def train_student(
 
 def _latency_ms(model: MultitaskModel, windows: np.ndarray, repeats: int) -> float:
     """Median batch-1 latency (ms) of the model's raw-window edge graph over ``windows``."""
-    session = rw.edge_session(rw.export_raw_window_onnx(model))
+    # one thread without spinning: the table compares the models' compute, not a thread pool's luck on shared cores
+    session = rw.edge_session(rw.export_raw_window_onnx(model), threads=1, spinning=False)
     path = {"edge": lambda x: session.run(None, {rw.INPUT: x})}
     return time_paths(path, np.ascontiguousarray(windows, dtype=np.float32), warmup=10, repeats=repeats)["edge"]["median_ms"]
 

@@ -12,7 +12,11 @@ Recipe (default of :func:`quantize_int8`)
    and dynamic quantisation (``ConvInteger``) re-quantises activations at run time and was
    ~10x slower than fp32 here. Activations of this network are post-ReLU6 (>= 0), so uint8
    loses no range.
-3. ``reduce_range`` (7-bit weights) is offered for CPUs without VNNI, where the AVX2 u8*s8
+3. Only the convolutional feature maps (``scope="feature_maps"``): on the default run's model quantising
+   everything else too (amplitude statistics, fusion, heads, de-standardisation) moved single weight
+   predictions by up to 8.1 kg and cost +0.54 kg weight MAE at no speed gain; the feature maps alone: 0.80 kg,
+   -0.003 kg.
+4. ``reduce_range`` (7-bit weights) is offered for CPUs without VNNI, where the AVX2 u8*s8
    kernel (``vpmaddubsw``) can saturate int16 partial sums; check the accuracy cost either way.
 
 The accuracy cost (:func:`accuracy_cost`) compares int8 and fp32 predictions on the same
@@ -124,6 +128,40 @@ def preprocess_for_quantization(model_bytes: bytes) -> bytes:
         return target.read_bytes()
 
 
+#: operator types of a convolutional feature extractor (quantised by ``scope="feature_maps"``)
+FEATURE_MAP_OPS: tuple[str, ...] = ("Conv", "Clip", "Relu", "Add", "MaxPool", "AveragePool", "GlobalAveragePool")
+SCOPES: tuple[str, ...] = ("all", "feature_maps")
+
+
+def feature_map_nodes(model: onnx.ModelProto) -> tuple[list[str], list[str]]:
+    """``(quantised, excluded)`` node names of ``scope="feature_maps"``: nodes of :data:`FEATURE_MAP_OPS` whose
+    first output has rank >= 3 (``(b, C, L)`` or ``(b, C, H, W)`` feature maps) are quantised; the same op types
+    on ``(b, features)`` or ``(b,)`` tensors (residual adds of the heads' de-standardisation, say) are excluded.
+
+    Raises:
+        ValueError: an output rank is unknown (run shape inference first: :func:`preprocess_for_quantization`).
+    """
+    inferred = onnx.shape_inference.infer_shapes(model)
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*inferred.graph.value_info, *inferred.graph.output)}
+    quantised, excluded = [], []
+    for node in inferred.graph.node:
+        if node.op_type not in FEATURE_MAP_OPS:
+            continue
+        if node.output[0] not in ranks:
+            raise ValueError(f"feature_map_nodes: no shape for output {node.output[0]!r} of node {node.name!r} ({node.op_type})")
+        (quantised if ranks[node.output[0]] >= 3 else excluded).append(node.name)
+    return quantised, excluded
+
+
+def _scope_options(scope: str, model_bytes: bytes) -> dict[str, object]:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {list(SCOPES)}, got {scope!r}")
+    if scope == "all":
+        return {}
+    _, excluded = feature_map_nodes(onnx.load_from_string(model_bytes))
+    return {"op_types_to_quantize": list(FEATURE_MAP_OPS), "nodes_to_exclude": excluded}
+
+
 def quantize_int8(
     model_bytes: bytes,
     calibration_batches: Iterable[CalibrationBatch],
@@ -135,6 +173,7 @@ def quantize_int8(
     calibration_method: str = "minmax",
     reduce_range: bool = False,
     preprocess: bool = True,
+    scope: str = "feature_maps",
 ) -> bytes:
     """Static int8 quantisation of an fp32 ONNX model with ONNX Runtime.
 
@@ -160,6 +199,12 @@ def quantize_int8(
         Quantise weights to 7 bits (avoids int16 saturation on AVX2/AVX-512 CPUs without VNNI).
     preprocess:
         Run :func:`preprocess_for_quantization` first.
+    scope:
+        ``"feature_maps"`` (default): only the convolutional stack — the
+        :data:`FEATURE_MAP_OPS` whose output has rank >= 3, where nearly all the MACs are; the amplitude
+        statistics, the fusion, the heads and the target de-standardisation stay float32 (quantising a head's
+        output in kg to 256 levels costs the regressions far more than the accuracy, :func:`feature_map_nodes`);
+        as fast, since the convolutions are where int8 saves time. ``"all"``: every operator ORT can quantise.
 
     Returns
     -------
@@ -185,6 +230,7 @@ def quantize_int8(
             weight_type=wgt,
             calibrate_method=method,
             reduce_range=reduce_range,
+            **_scope_options(scope, source_bytes),
             # int8 activations must be symmetric for ORT's S8S8 kernels; uint8 ones use a zero point.
             extra_options={"ActivationSymmetric": act == QuantType.QInt8, "WeightSymmetric": True},
         )

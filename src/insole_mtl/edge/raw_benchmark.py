@@ -10,10 +10,11 @@ window per stride):
 * ``stock_fp32``: ONNX Runtime with default session options on the fp32 raw-window graph — the reference;
 * ``stock_fp32_1thread``: the same with one intra-op thread (ORT's default is one per core): what the graph and
   int8 give, apart from threading;
-* ``edge_fp32`` / ``edge_int8``: :func:`insole_mtl.edge.raw_window.edge_session` (all graph optimisations, one
-  intra-op thread, no spinning) on the fp32 graph and on the int8 graph (network quantised, plots in float64);
-* ``stock_int8`` and ``edge_int8_2threads`` (two spinning threads) for the record;
-* ``int8_breakdown``: the int8 path's plot computation and quantised network, each alone (:func:`int8_breakdown`).
+* ``edge_fp32`` / ``edge_int8``: :func:`insole_mtl.edge.raw_window.edge_session` (all graph optimisations, ORT's
+  default threading) on the fp32 graph and on the int8 graph (feature maps quantised, plots in float64);
+* ``edge_int8_1thread``: the int8 graph on one thread without spinning (for CPUs shared with other work);
+* ``int8_breakdown``: the int8 path's plot computation and quantised network, each alone (:func:`int8_breakdown`);
+* ``int8_scopes``: agreement and one-thread latency of the int8 graph per quantisation scope (:func:`int8_scopes`).
 
 Agreement with ``insole_infer`` (:func:`insole_mtl.inference.predict_windows`) on the same windows: class agreement,
 max |Δ| of probabilities, speed, weight; accuracy cost of int8 in points and MAE. Writes JSON to stdout (and
@@ -35,6 +36,7 @@ import pandas as pd
 
 from insole_mtl import inference
 from insole_mtl.edge import raw_window as rw
+from insole_mtl.edge.quantization import SCOPES
 from insole_mtl.models import MultitaskModel
 
 #: the tolerances the tests hold the fp32 graph to (vs insole_infer, fp32 PyTorch)
@@ -106,10 +108,11 @@ def time_paths(
 def int8_breakdown(
     model: MultitaskModel, windows: np.ndarray, calibration_windows: np.ndarray, warmup: int, repeats: int
 ) -> dict[str, dict[str, float]]:
-    """Back-to-back latency of the int8 path's two parts alone (:func:`insole_mtl.edge.raw_window.int8_parts`), on
-    edge sessions: ``plot_inputs`` (raw windows -> the network's inputs, float64 plots) and ``int8_network`` (those
-    inputs, precomputed -> outputs): where the int8 path's time goes."""
-    pre, network = (rw.edge_session(graph.SerializeToString()) for graph in rw.int8_parts(model, calibration_windows))
+    """Back-to-back latency of the int8 path's two parts alone (:func:`insole_mtl.edge.raw_window.int8_parts`) on
+    one thread without spinning (the steadiest attribution): ``plot_inputs`` (raw windows -> the network's inputs,
+    float64 plots) and ``int8_network`` (those inputs, precomputed -> outputs): where the int8 path's time goes."""
+    graphs = rw.int8_parts(model, calibration_windows)
+    pre, network = (rw.edge_session(graph.SerializeToString(), threads=1, spinning=False) for graph in graphs)
     inputs = rw.model_ready_inputs(model, windows)
     feeds = [{name: x[i : i + 1] for name, x in zip(model.input_names, inputs)} for i in range(len(windows))]
     index = np.arange(len(windows), dtype=np.float32).reshape(-1, 1, 1)  # time_paths hands each path a window; here its index
@@ -119,6 +122,25 @@ def int8_breakdown(
     }
     plot = time_paths({"plot_inputs": paths["plot_inputs"]}, windows, warmup, repeats)
     return {**plot, **time_paths({"int8_network": paths["int8_network"]}, index, warmup, repeats)}
+
+
+def int8_scopes(
+    model: MultitaskModel,
+    windows: np.ndarray,
+    labels: pd.DataFrame | None,
+    reference: Mapping[str, np.ndarray],
+    calibration_windows: np.ndarray,
+    warmup: int,
+    repeats: int,
+) -> dict[str, dict[str, float]]:
+    """Agreement with ``insole_infer`` and one-thread back-to-back latency of the int8 graph for each quantisation
+    scope of :func:`insole_mtl.edge.quantization.quantize_int8` (why the default quantises the feature maps only)."""
+    sessions = {
+        scope: rw.edge_session(rw.export_int8_raw_window_onnx(model, calibration_windows, scope=scope), threads=1, spinning=False)
+        for scope in SCOPES
+    }
+    latency = time_paths({scope: (lambda x, s=s: s.run(None, {rw.INPUT: x})) for scope, s in sessions.items()}, windows, warmup, repeats)
+    return {scope: {**agreement(reference, rw.run_raw(s, windows), labels), **latency[scope]} for scope, s in sessions.items()}
 
 
 def benchmark_raw_window(
@@ -137,8 +159,8 @@ def benchmark_raw_window(
     graphs = rw.build_edge_variants(model, calibration_windows)
     sessions = {
         "stock_fp32": rw.stock_session(graphs["fp32"]), "stock_fp32_1thread": rw.stock_session(graphs["fp32"], threads=1),
-        "edge_fp32": rw.edge_session(graphs["fp32"]), "stock_int8": rw.stock_session(graphs["int8"]),
-        "edge_int8": rw.edge_session(graphs["int8"]), "edge_int8_2threads": rw.edge_session(graphs["int8"], threads=2, spinning=True),
+        "edge_fp32": rw.edge_session(graphs["fp32"]), "edge_int8": rw.edge_session(graphs["int8"]),
+        "edge_int8_1thread": rw.edge_session(graphs["int8"], threads=1, spinning=False),
     }  # fmt: skip
     accuracy = {name: agreement(reference, rw.run_raw(s, windows), labels) for name, s in sessions.items() if name in ("edge_fp32", "edge_int8")}
     paths: dict[str, Callable[[np.ndarray], object]] = {
@@ -155,6 +177,7 @@ def benchmark_raw_window(
             row["speedup_vs_stock_fp32_1thread"] = stock_1thread / row["median_ms"]
     chosen = rw.default_variant()
     breakdown = int8_breakdown(model, contiguous, calibration_windows, warmup, repeats)
+    scopes = int8_scopes(model, contiguous, labels, reference, calibration_windows, warmup, max(1, repeats // 3))
     report: dict[str, Any] = {
         "machine": rw.machine(),
         "windows": int(len(windows)),
@@ -170,6 +193,7 @@ def benchmark_raw_window(
         "default_speedup_vs_stock_fp32_streaming": streaming[f"edge_{chosen}"]["speedup_vs_stock_fp32"],
         "size_bytes": {name: len(data) for name, data in graphs.items()},
         "int8_breakdown": breakdown,
+        "int8_scopes": scopes,
     }
     if labels is not None:
         report["int8_accuracy_cost_points"] = 100 * (accuracy["edge_fp32"]["activity_accuracy"] - accuracy["edge_int8"]["activity_accuracy"])

@@ -15,8 +15,8 @@ so a device would also need our Python encoder. :func:`export_raw_window_onnx` p
 
 Variants (:func:`build_edge_variants`): ``fp32`` (the raw-window graph) and ``int8`` (the network part
 statically quantised, QDQ, per-channel, U8S8, calibrated on training windows; the plot computation stays in
-float64 and is merged in front of it with :func:`onnx.compose.merge_models`). :func:`edge_session` opens a
-session tuned for batch 1 (ORT_ENABLE_ALL, one intra-op thread, no spinning); :func:`default_variant` picks int8
+float64 and is merged in front of it with :func:`onnx.compose.merge_models`). :func:`edge_session` opens the
+session (ORT_ENABLE_ALL, ORT's default threading; one thread without spinning on request); :func:`default_variant` picks int8
 on CPUs with VNNI (``avx512_vnni``/``avx_vnni``: ORT's u8s8 kernels use ``vpdpbusd``) and fp32 elsewhere (on AVX2
 without VNNI int8 was slower than fp32, issue #11), at run time from ``/proc/cpuinfo``.
 """
@@ -250,11 +250,13 @@ def stock_session(model_bytes: bytes, threads: int | None = None) -> ort.Inferen
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def edge_session(model_bytes: bytes, threads: int = 1, spinning: bool = False) -> ort.InferenceSession:
-    """A session tuned for batch-1 latency: all graph optimisations, ``threads`` intra-op threads (1: no thread
-    hand-off for a sub-millisecond graph, and no dependence on a second core being free), spin-waiting only when
-    asked, sequential execution (:func:`~insole_mtl.edge.onnx_export.onnx_session`)."""
-    return onnx_session(model_bytes, threads=int(threads), optimization="all", spinning=spinning)
+def edge_session(model_bytes: bytes, threads: int | None = None, spinning: bool = True) -> ort.InferenceSession:
+    """The edge session: all graph optimisations, sequential execution, ``threads`` intra-op threads (None: ORT's
+    default, one per physical core) spin-waiting between runs unless ``spinning=False``
+    (:func:`~insole_mtl.edge.onnx_export.onnx_session`). ORT's default threading is the fastest measured at batch 1
+    when the cores are free, back to back and in a stream (README "A self-contained edge model"); on CPUs shared
+    with other work ``threads=1, spinning=False`` is steadier and never busy-waits."""
+    return onnx_session(model_bytes, threads=threads, optimization="all", spinning=spinning)
 
 
 def run_raw(session: ort.InferenceSession, windows: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:

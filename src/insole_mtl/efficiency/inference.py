@@ -82,7 +82,7 @@ class BenchmarkConfig:
         atol, rtol: ONNX-vs-PyTorch agreement tolerances.
         int8: quantise (static QDQ) and time/evaluate the int8 model (needs ``onnx``).
         calibration_windows: training windows used to calibrate the int8 activation ranges.
-        quant_format, per_channel, activation_type, weight_type, reduce_range, calibration_method:
+        quant_format, per_channel, activation_type, weight_type, reduce_range, calibration_method, quant_scope:
             see :func:`insole_mtl.edge.quantization.quantize_int8`.
         accuracy_windows: test windows (evenly spaced) for the ONNX agreement and the int8
             accuracy cost; None = all test windows.
@@ -108,6 +108,7 @@ class BenchmarkConfig:
     weight_type: str = "int8"
     reduce_range: bool = False
     calibration_method: str = "minmax"
+    quant_scope: str = "feature_maps"
     accuracy_windows: int | None = 512
     throughput_batch: int = 64
     throughput_repeats: int = 3

@@ -127,7 +127,7 @@ def export_edge_models(
     onnx_int8 = quantize_int8(
         onnx_model, calibration, quant_format=config.quant_format, per_channel=config.per_channel,
         activation_type=config.activation_type, weight_type=config.weight_type,
-        calibration_method=config.calibration_method, reduce_range=config.reduce_range,
+        calibration_method=config.calibration_method, reduce_range=config.reduce_range, scope=config.quant_scope,
     )  # fmt: skip
     return onnx_model, onnx_int8
 
