@@ -65,6 +65,19 @@ def test_feature_map_nodes_split_by_output_rank(fp32):
     assert {nodes[name].op_type for name in excluded} == {"Add"}  # the heads' de-standardisation (b,) adds
 
 
+def test_a_graph_without_feature_maps_is_left_in_float32_with_a_warning(caplog):
+    import torch
+
+    from insole_mtl.models import TaskSpec, build_model
+
+    model = build_model("gru", 2, [TaskSpec("speed", "regression", 1)], hidden_size=4).eval()
+    fp32 = export_onnx(model, (torch.zeros(1, 2, 8),))
+    with caplog.at_level("WARNING", logger="insole_mtl.edge.quantization"):
+        int8 = quantize_int8(fp32, [np.zeros((2, 2, 8), dtype=np.float32)])
+    assert "QuantizeLinear" not in {n.op_type for n in onnx.load_from_string(int8).graph.node}
+    assert "the graph has no convolutional feature maps (a recurrent model?), so nothing is quantised" in caplog.text
+
+
 def test_qoperator_and_dynamic_variants_run(fp32):
     x = binary_inputs(2)
     qop = quantize_int8(fp32, [binary_inputs(4).numpy()], quant_format="qoperator", reduce_range=True)

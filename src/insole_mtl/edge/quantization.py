@@ -158,7 +158,12 @@ def _scope_options(scope: str, model_bytes: bytes) -> dict[str, object]:
         raise ValueError(f"scope must be one of {list(SCOPES)}, got {scope!r}")
     if scope == "all":
         return {}
-    _, excluded = feature_map_nodes(onnx.load_from_string(model_bytes))
+    quantised, excluded = feature_map_nodes(onnx.load_from_string(model_bytes))
+    if not quantised:
+        logger.warning(
+            "int8 scope 'feature_maps': the graph has no convolutional feature maps (a recurrent model?), so nothing "
+            "is quantised; scope='all' quantises every op ORT can"
+        )
     return {"op_types_to_quantize": list(FEATURE_MAP_OPS), "nodes_to_exclude": excluded}
 
 
