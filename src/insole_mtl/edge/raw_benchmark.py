@@ -116,12 +116,9 @@ def int8_breakdown(
     inputs = rw.model_ready_inputs(model, windows)
     feeds = [{name: x[i : i + 1] for name, x in zip(model.input_names, inputs)} for i in range(len(windows))]
     index = np.arange(len(windows), dtype=np.float32).reshape(-1, 1, 1)  # time_paths hands each path a window; here its index
-    paths: dict[str, Callable[[np.ndarray], object]] = {
-        "plot_inputs": lambda x: pre.run(None, {rw.INPUT: x}),
-        "int8_network": lambda i: network.run(None, feeds[int(i[0, 0, 0])]),
-    }
-    plot = time_paths({"plot_inputs": paths["plot_inputs"]}, windows, warmup, repeats)
-    return {**plot, **time_paths({"int8_network": paths["int8_network"]}, index, warmup, repeats)}
+    plot = time_paths({"plot_inputs": lambda x: pre.run(None, {rw.INPUT: x})}, windows, warmup, repeats)
+    net = time_paths({"int8_network": lambda i: network.run(None, feeds[int(i[0, 0, 0])])}, index, warmup, repeats)
+    return {**plot, **net}
 
 
 def int8_scopes(
