@@ -521,21 +521,23 @@ def write_gilon_fixture(
             )
         label_frame.to_csv(paths[f"{split}_label"], index=False)
     train_ids = sorted({str(row[0]) for row in labels["train"]})  # IDs with a written window (column ID)
-    if n_folds is not None and (folds := write_gilon_folds(out_dir, train_ids, n_folds)) is not None:
+    if (folds := write_gilon_folds(out_dir, train_ids, n_folds)) is not None:
         paths["folds"] = folds
     logger.info("write_gilon_fixture: %d windows written to %s", global_id, out_dir)
     return paths
 
 
-def write_gilon_folds(out_dir: Path, train_subjects: Sequence[str], n_folds: int = 5) -> Path | None:
+def write_gilon_folds(out_dir: Path, train_subjects: Sequence[str], n_folds: int | None = 5) -> Path | None:
     """Write ``<out_dir>/cv_dict.pkl`` as the release has it: ``{fold: [ID, ...]}`` with folds ``0 .. k-1``
     cutting the train subjects (sorted ids dealt round-robin, so the folds differ in size by at most one).
 
-    ``k = min(n_folds, number of train subjects)`` (tiny fixtures: at most one fold per subject); with ``k < 2``
-    there are no folds to write and None is returned.
+    ``k = min(n_folds, number of train subjects)`` (tiny fixtures: at most one fold per subject); with
+    ``n_folds`` None or ``k < 2`` there are no folds to write and None is returned.
     """
     import pickle
 
+    if n_folds is None:
+        return None
     ids = sorted(str(s) for s in train_subjects)
     k = min(int(n_folds), len(ids))
     if k < 2:
@@ -607,7 +609,7 @@ def full_size_gilon_fixture(
         with open(paths[f"{split}_feature"], "wb") as handle:
             handle.write((",".join(features) + "\n").encode())
             pa_csv.write_csv(pa.table(features), handle, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
-    if n_folds is not None and (folds := write_gilon_folds(out_dir, [f"{s:03d}" for s in range(n_train)], n_folds)) is not None:
+    if (folds := write_gilon_folds(out_dir, [f"{s:03d}" for s in range(n_train)], n_folds)) is not None:
         paths["folds"] = folds
     return paths
 
