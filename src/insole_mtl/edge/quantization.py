@@ -131,6 +131,8 @@ def preprocess_for_quantization(model_bytes: bytes) -> bytes:
 #: operator types of a convolutional feature extractor (quantised by ``scope="feature_maps"``)
 FEATURE_MAP_OPS: tuple[str, ...] = ("Conv", "Clip", "Relu", "Add", "MaxPool", "AveragePool", "GlobalAveragePool")
 SCOPES: tuple[str, ...] = ("all", "feature_maps")
+#: the scope :func:`quantize_int8` quantises by default
+DEFAULT_SCOPE = "feature_maps"
 
 
 def feature_map_nodes(model: onnx.ModelProto) -> tuple[list[str], list[str]]:
@@ -178,7 +180,7 @@ def quantize_int8(
     calibration_method: str = "minmax",
     reduce_range: bool = False,
     preprocess: bool = True,
-    scope: str = "feature_maps",
+    scope: str = DEFAULT_SCOPE,
 ) -> bytes:
     """Static int8 quantisation of an fp32 ONNX model with ONNX Runtime.
 

@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pandas as pd
 
 from insole_mtl import inference
 from insole_mtl.edge import raw_window as rw
-from insole_mtl.edge.quantization import SCOPES
+from insole_mtl.edge.quantization import DEFAULT_SCOPE, SCOPES
 from insole_mtl.models import MultitaskModel
 
 #: the tolerances the tests hold the fp32 graph to (vs insole_infer, fp32 PyTorch)
@@ -106,13 +107,12 @@ def time_paths(
 
 
 def int8_breakdown(
-    model: MultitaskModel, windows: np.ndarray, calibration_windows: np.ndarray, warmup: int, repeats: int
+    model: MultitaskModel, windows: np.ndarray, parts: tuple[onnx.ModelProto, onnx.ModelProto], warmup: int, repeats: int
 ) -> dict[str, dict[str, float]]:
-    """Back-to-back latency of the int8 path's two parts alone (:func:`insole_mtl.edge.raw_window.int8_parts`) on
-    one thread without spinning (the steadiest attribution): ``plot_inputs`` (raw windows -> the network's inputs,
-    float64 plots) and ``int8_network`` (those inputs, precomputed -> outputs): where the int8 path's time goes."""
-    graphs = rw.int8_parts(model, calibration_windows)
-    pre, network = (rw.edge_session(graph.SerializeToString(), threads=1, spinning=False) for graph in graphs)
+    """Back-to-back latency of the int8 path's two parts alone (``parts``: :func:`insole_mtl.edge.raw_window.int8_parts`)
+    on one thread without spinning (the steadiest attribution): ``plot_inputs`` (raw windows -> the network's
+    inputs, float64 plots) and ``int8_network`` (those inputs, precomputed -> outputs): where the int8 path's time goes."""
+    pre, network = (rw.edge_session(graph.SerializeToString(), threads=1, spinning=False) for graph in parts)
     inputs = rw.model_ready_inputs(model, windows)
     feeds = [{name: x[i : i + 1] for name, x in zip(model.input_names, inputs)} for i in range(len(windows))]
     index = np.arange(len(windows), dtype=np.float32).reshape(-1, 1, 1)  # time_paths hands each path a window; here its index
@@ -122,20 +122,17 @@ def int8_breakdown(
 
 
 def int8_scopes(
-    model: MultitaskModel,
     windows: np.ndarray,
     labels: pd.DataFrame | None,
     reference: Mapping[str, np.ndarray],
-    calibration_windows: np.ndarray,
+    graphs: Mapping[str, bytes],
     warmup: int,
     repeats: int,
 ) -> dict[str, dict[str, float]]:
-    """Agreement with ``insole_infer`` and one-thread back-to-back latency of the int8 graph for each quantisation
-    scope of :func:`insole_mtl.edge.quantization.quantize_int8` (why the default quantises the feature maps only)."""
-    sessions = {
-        scope: rw.edge_session(rw.export_int8_raw_window_onnx(model, calibration_windows, scope=scope), threads=1, spinning=False)
-        for scope in SCOPES
-    }
+    """Agreement with ``insole_infer`` and one-thread back-to-back latency of the int8 graph of each quantisation
+    scope (``graphs``: ``{scope: bytes}``, :func:`insole_mtl.edge.quantization.quantize_int8`'s scopes): why the
+    default quantises the feature maps only."""
+    sessions = {scope: rw.edge_session(graph, threads=1, spinning=False) for scope, graph in graphs.items()}
     latency = time_paths({scope: (lambda x, s=s: s.run(None, {rw.INPUT: x})) for scope, s in sessions.items()}, windows, warmup, repeats)
     return {scope: {**agreement(reference, rw.run_raw(s, windows), labels), **latency[scope]} for scope, s in sessions.items()}
 
@@ -153,7 +150,9 @@ def benchmark_raw_window(
     """Run every path (module docstring) on ``windows (n, C, L)``; returns the report and the graphs."""
     pre = inference.model_preprocessing(model, rate_hz)
     reference = inference.predict_windows(model, windows, pre)
-    graphs = rw.build_edge_variants(model, calibration_windows)
+    # the int8 graph's parts are quantised once: for the graph, its breakdown and its scope row
+    parts = rw.int8_parts(model, calibration_windows)
+    graphs = {"fp32": rw.export_raw_window_onnx(model), "int8": rw.merge_int8_parts(model, *parts)}
     sessions = {
         "stock_fp32": rw.stock_session(graphs["fp32"]), "stock_fp32_1thread": rw.stock_session(graphs["fp32"], threads=1),
         "edge_fp32": rw.edge_session(graphs["fp32"]), "edge_int8": rw.edge_session(graphs["int8"]),
@@ -173,8 +172,12 @@ def benchmark_raw_window(
             row["speedup_vs_stock_fp32"] = stock / row["median_ms"]
             row["speedup_vs_stock_fp32_1thread"] = stock_1thread / row["median_ms"]
     chosen = rw.default_variant()
-    breakdown = int8_breakdown(model, contiguous, calibration_windows, warmup, repeats)
-    scopes = int8_scopes(model, contiguous, labels, reference, calibration_windows, warmup, max(1, repeats // 3))
+    breakdown = int8_breakdown(model, contiguous, parts, warmup, repeats)
+    scope_graphs = {
+        scope: graphs["int8"] if scope == DEFAULT_SCOPE else rw.export_int8_raw_window_onnx(model, calibration_windows, scope=scope)
+        for scope in SCOPES
+    }
+    scopes = int8_scopes(contiguous, labels, reference, scope_graphs, warmup, max(1, repeats // 3))
     report: dict[str, Any] = {
         "machine": rw.machine(),
         "windows": int(len(windows)),

@@ -13,12 +13,13 @@ so a device would also need our Python encoder. :func:`export_raw_window_onnx` p
 * outputs named after the tasks: ``activity`` logits ``(batch, K)``, ``speed`` (km/h) and ``weight`` (kg)
   ``(batch,)``, plus ``activity_probability`` ``(batch, K)`` (softmax).
 
-Variants (:func:`build_edge_variants`): ``fp32`` (the raw-window graph) and ``int8`` (the network part
-statically quantised, QDQ, per-channel, U8S8, calibrated on training windows; the plot computation stays in
-float64 and is merged in front of it with :func:`onnx.compose.merge_models`). :func:`edge_session` opens the
-session (ORT_ENABLE_ALL, ORT's default threading; one thread without spinning on request); :func:`default_variant` picks int8
-on CPUs with VNNI (``avx512_vnni``/``avx_vnni``: ORT's u8s8 kernels use ``vpdpbusd``) and fp32 elsewhere (on AVX2
-without VNNI int8 was slower than fp32, issue #11), at run time from ``/proc/cpuinfo``.
+Variants (:func:`build_edge_variants`): ``fp32`` (the raw-window graph) and ``int8`` (the network's
+convolutional feature maps statically quantised, QDQ, per-channel, U8S8, calibrated on training windows; the plot
+computation stays in float64 and is merged in front of it with :func:`onnx.compose.merge_models`).
+:func:`edge_session` opens the session (ORT_ENABLE_ALL, ORT's default threading; one thread without spinning on
+request); :func:`default_variant` picks int8 on CPUs with VNNI (``avx512_vnni``/``avx_vnni``: ORT's u8s8 kernels
+use ``vpdpbusd``) and fp32 elsewhere (on AVX2 without VNNI int8 was slower than fp32, issue #11), at run time from
+``/proc/cpuinfo``.
 """
 
 from __future__ import annotations
@@ -193,13 +194,11 @@ def int8_parts(
     return _preprocessing_graph(model, opset), onnx.load_from_string(quantize_int8(network, batches, **quantize_options))
 
 
-def export_int8_raw_window_onnx(
-    model: MultitaskModel, calibration_windows: np.ndarray, batch_size: int = 32, opset: int = DEFAULT_OPSET, **quantize_options: object
-) -> bytes:
-    """The int8 self-contained graph: float64 plot computation (as in fp32) + the statically quantised network
-    (:func:`int8_parts`, merged)."""
-    pre, quantised = int8_parts(model, calibration_windows, batch_size, opset, **quantize_options)
+def merge_int8_parts(model: MultitaskModel, pre: onnx.ModelProto, quantised: onnx.ModelProto) -> bytes:
+    """The int8 self-contained graph from :func:`int8_parts`' two graphs (left unchanged): ``pre`` feeding
+    ``quantised``, plus ``activity_probability``."""
     pre = compose.add_prefix(pre, "pre_", rename_inputs=False, rename_outputs=False)
+    quantised = onnx.load_from_string(quantised.SerializeToString())  # a copy: the versions are aligned in place
     # align opset/IR versions so merge_models accepts both graphs
     quantised.ir_version = pre.ir_version = max(pre.ir_version, quantised.ir_version)
     opsets = {o.domain: o.version for o in quantised.opset_import}
@@ -210,6 +209,14 @@ def export_int8_raw_window_onnx(
     io_map = [(f"{name}_in", name) for name in model.input_names]
     merged = compose.merge_models(pre, quantised, io_map=io_map)
     return _with_probability(merged).SerializeToString()
+
+
+def export_int8_raw_window_onnx(
+    model: MultitaskModel, calibration_windows: np.ndarray, batch_size: int = 32, opset: int = DEFAULT_OPSET, **quantize_options: object
+) -> bytes:
+    """The int8 self-contained graph: float64 plot computation (as in fp32) + the statically quantised network
+    (:func:`int8_parts`, :func:`merge_int8_parts`)."""
+    return merge_int8_parts(model, *int8_parts(model, calibration_windows, batch_size, opset, **quantize_options))
 
 
 def build_edge_variants(model: MultitaskModel, calibration_windows: np.ndarray, variants: Iterable[str] = VARIANTS) -> dict[str, bytes]:
