@@ -1,5 +1,5 @@
 """The edge plot-block benchmark: every formulation computes the encoder's counts where no distance ties eps,
-float32 misses a tie that float64 keeps, and the report (no timed assertions)."""
+float32 misses a tie that both float64 formulations keep, and the report (no timed assertions)."""
 
 import numpy as np
 import pytest
@@ -33,7 +33,9 @@ def test_float32_misses_the_pairs_that_tie_eps_and_float64_keeps_them():
     encoder = int(recurrence_plot_reference(x.reshape(1, 4), percentage=10.0).sum())
     assert encoder == 8  # the diagonal and the pairs (0.3, 0.8), (4.9, 5.3) both ways
     assert build_plot_block("float64", 10.0, 4, 1)(torch.from_numpy(x)).item() == 8.0
+    assert build_plot_block("float64_symmetric", 10.0, 4, 1)(torch.from_numpy(x)).item() == 8.0
     assert build_plot_block("float32", 10.0, 4, 1)(torch.from_numpy(x)).item() == 6.0
+    assert build_plot_block("float32_symmetric", 10.0, 4, 1)(torch.from_numpy(x)).item() == 6.0
 
 
 def test_an_unknown_formulation_is_refused_by_name():
@@ -52,4 +54,5 @@ def test_the_report_lists_every_formulation_with_agreement_and_latency():
     rows = report["formulations"]
     assert list(rows) == list(FORMULATIONS) and report["windows"] == [3, 14, 16]
     assert rows["float64"]["cells_differing"] == 0 and rows["float64"]["speedup_vs_float64"] == 1.0
+    assert rows["float64_symmetric"]["cells_differing"] == 0  # exact, like the reference
     assert all(row["median_ms"] > 0 and 0 <= row["windows_differing"] <= 3 for row in rows.values())

@@ -29,12 +29,13 @@ def _perturb(model):
     return model.eval()
 
 
-@pytest.mark.parametrize("cell", [1, 4, 2])
-def test_graph_plots_are_bit_identical_to_the_encoder(cell):
+@pytest.mark.parametrize("formulation", ["direct", "symmetric"])
+@pytest.mark.parametrize("cell", [1, 4, 2, 10])
+def test_graph_plots_are_bit_identical_to_the_encoder(cell, formulation):
     w = windows(6, seed=4)
     w[0, 3] = 7.0  # a constant channel: an all-zero plot
     w[1, 5, ::2] = w[1, 5, 1::2]  # ties at eps are likely
-    module = rw.RecurrenceCounts(10.0, cell)
+    module = rw.RecurrenceCounts(10.0, cell, formulation)
     got = module(torch.as_tensor(w)).numpy()
     if cell == 1:
         expected = unpack_recurrence_plots(encode_recurrence_plots(w, 10.0), 160).astype(np.float32)
@@ -42,6 +43,39 @@ def test_graph_plots_are_bit_identical_to_the_encoder(cell):
         expected = encode_recurrence_plots(w, 10.0, resolution=160 // cell).astype(np.float32)
     np.testing.assert_array_equal(got, expected)
     assert got[0, 3].sum() == 0
+
+
+@pytest.mark.parametrize("cell", [2, 10])
+def test_exported_plot_formulations_give_the_encoders_counts(cell):
+    """In ONNX Runtime too; cell 10 (k² = 100, not a power of two) is where ``AveragePool * k²`` was off by 4e-6."""
+    w = windows(6, seed=5)
+    w[2, 1] = -3.0
+    expected = encode_recurrence_plots(w, 10.0, resolution=160 // cell).astype(np.float32)
+    for formulation in rw.PLOT_FORMULATIONS:
+        graph = rw.export_window_module(rw.RecurrenceCounts(10.0, cell, formulation), torch.zeros(2, 14, 160), ["counts"])
+        np.testing.assert_array_equal(rw.run_raw(rw.stock_session(graph), w)["counts"], expected)
+
+
+def test_auto_takes_the_symmetric_formulation_from_cells_of_4():
+    chosen = {cell: rw.RecurrenceCounts(10.0, cell).formulation for cell in (1, 2, 4, 8)}
+    assert chosen == {1: "direct", 2: "direct", 4: "symmetric", 8: "symmetric"}
+
+
+def test_an_unknown_plot_formulation_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"unknown plot formulation 'sorted'; expected one of \['auto', 'direct', 'symmetric'\]"):
+        rw.RecurrenceCounts(10.0, 4, "sorted")
+
+
+def test_the_symmetric_block_compares_each_pair_once_and_needs_no_pool():
+    """What makes it faster in ORT: one Less over (b, C, k, L/k, L), no Abs, no Conv/AveragePool."""
+    ops = {
+        name: [n.op_type for n in onnx.load_from_string(
+            rw.export_window_module(rw.RecurrenceCounts(10.0, 4, name), torch.zeros(2, 14, 160), ["counts"])
+        ).graph.node]
+        for name in rw.PLOT_FORMULATIONS
+    }  # fmt: skip
+    assert {"Abs", "Conv"} <= set(ops["direct"]) and not {"Abs", "Conv", "AveragePool"} & set(ops["symmetric"])
+    assert ops["direct"].count("Less") == ops["symmetric"].count("Less") == 1
 
 
 def test_onnx_graph_reads_only_raw_windows_and_computes_the_same_plots():
@@ -109,8 +143,10 @@ def test_trained_model_edge_paths_agree_and_the_benchmark_reports_every_path(tra
     assert fp32["max_abs_diff_speed"] <= FP32_TOLERANCE["speed"] and fp32["max_abs_diff_weight"] <= FP32_TOLERANCE["weight"]
     assert int8["class_agreement"] >= 0.97 and report["int8_accuracy_cost_points"] <= 0.5
     assert set(report["latency"]) == {
-        "pipeline", "stock_fp32", "stock_fp32_1thread", "edge_fp32", "edge_int8", "edge_int8_1thread"
+        "pipeline", "stock_fp32", "stock_fp32_1thread", "stock_fp32_edge_graph", "edge_fp32", "edge_int8", "edge_int8_1thread"
     }  # fmt: skip
+    # the stock reference reads the literal plot block; its predictions are the edge fp32 graph's, bit for bit in the plots
+    assert report["agreement_vs_insole_infer"]["stock_fp32"]["class_agreement"] == 1.0
     assert report["latency"]["stock_fp32"]["speedup_vs_stock_fp32"] == 1.0
     assert report["latency"]["stock_fp32_1thread"]["speedup_vs_stock_fp32_1thread"] == 1.0
     assert set(report["latency_streaming"]) == set(report["latency"])

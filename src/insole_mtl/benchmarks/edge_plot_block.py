@@ -8,12 +8,17 @@ counts. This benchmark exports each formulation below as its own ONNX graph, che
 exported float64 block (bit-identical to the training encoder, ``tests/edge/test_raw_window.py``) and times
 all of them at batch 1 on one thread in the same run (:func:`insole_mtl.edge.raw_benchmark.time_paths`):
 
-* ``float64``: the exported block (cast to float64, subtract, abs, compare, cast, average pool);
+* ``float64``: the block as its definition (cast to float64, subtract, abs, compare, cast, all-ones pool), the
+  ``direct`` formulation of :class:`~insole_mtl.edge.raw_window.RecurrenceCounts` and the reference;
+* ``float64_symmetric``: the edge graph's block for cells of ``k >= 4`` (``symmetric``: a signed compare per
+  ordered pair, no absolute value, laid out ``(b, C, k, L/k, L)``, cell sums over a leading and a trailing axis,
+  ``relu(S + Sᵀ - k²)``), bit-identical too;
 * ``float32``: the same in float32 (``eps`` rounded to float32: not bit-exact where a distance ties ``eps``);
 * ``float32_bounds``: ``x_k - eps < x_l < x_k + eps``, two compares instead of subtract + abs;
 * ``float32_reshape_sum``: pooling by reshape + sum instead of AveragePool;
 * ``float32_depthwise_ones``: pooling by a depthwise all-ones convolution, stride ``k``;
-* ``float32_block_layout``: pairs laid out ``(b, C, L/k, L/k, k, k)``, the 16 of a cell summed innermost.
+* ``float32_block_layout``: pairs laid out ``(b, C, L/k, L/k, k, k)``, the 16 of a cell summed innermost;
+* ``float32_symmetric``: ``float64_symmetric`` in float32.
 
 Windows: ``--data-dir``'s test windows when given, else :func:`insole_mtl.benchmarks.recurrence.make_windows`
 (random walks and sines, some quantised channels with exact ties at ``eps``, some constant channels).
@@ -37,8 +42,11 @@ logger = logging.getLogger(__name__)
 
 #: the formulations, in report order; ``float64`` is the reference
 FORMULATIONS: tuple[str, ...] = (
-    "float64", "float32", "float32_bounds", "float32_reshape_sum", "float32_depthwise_ones", "float32_block_layout",
+    "float64", "float64_symmetric", "float32", "float32_bounds", "float32_reshape_sum", "float32_depthwise_ones",
+    "float32_block_layout", "float32_symmetric",
 )  # fmt: skip
+#: the formulations that are :class:`~insole_mtl.edge.raw_window.RecurrenceCounts` itself
+_EXACT = {"float64": "direct", "float64_symmetric": "symmetric"}
 
 
 def _eps(x: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -50,8 +58,8 @@ class PlotBlock(nn.Module):
 
     def __init__(self, formulation: str, percentage: float, cell: int, channels: int) -> None:
         super().__init__()
-        if formulation not in FORMULATIONS[1:]:
-            raise ValueError(f"unknown float32 formulation {formulation!r}; expected one of {list(FORMULATIONS[1:])}")
+        if formulation not in FORMULATIONS or formulation in _EXACT:
+            raise ValueError(f"unknown float32 formulation {formulation!r}; expected one of {[f for f in FORMULATIONS if f not in _EXACT]}")
         self.formulation, self.fraction, self.cell = formulation, float(percentage) / 100, int(cell)
         self.register_buffer("ones", torch.ones(int(channels), 1, self.cell, self.cell))
 
@@ -60,6 +68,8 @@ class PlotBlock(nn.Module):
         b, c, length = x.shape
         n = length // k
         eps = _eps(x, self.fraction)
+        if self.formulation == "float32_symmetric":
+            return rw.symmetric_counts(x, eps, k)
         if self.formulation == "float32_block_layout":
             pairs = (torch.abs(x.reshape(b, c, n, 1, k, 1) - x.reshape(b, c, 1, n, 1, k)) < eps.reshape(b, c, 1, 1, 1, 1)).float()
             return pairs.reshape(b, c, n, n, k * k).sum(-1)
@@ -76,9 +86,10 @@ class PlotBlock(nn.Module):
 
 
 def build_plot_block(formulation: str, percentage: float, cell: int, channels: int) -> nn.Module:
-    """The module of ``formulation``; ``float64`` is the edge graph's own :class:`~insole_mtl.edge.raw_window.RecurrenceCounts`."""
-    if formulation == "float64":
-        return rw.RecurrenceCounts(percentage, cell)
+    """The module of ``formulation``; the ``float64`` ones are the edge graph's own
+    :class:`~insole_mtl.edge.raw_window.RecurrenceCounts`."""
+    if formulation in _EXACT:
+        return rw.RecurrenceCounts(percentage, cell, _EXACT[formulation])
     return PlotBlock(formulation, percentage, cell, channels)
 
 
