@@ -7,11 +7,15 @@ Paths, all timed on the same test windows in two regimes (:func:`time_paths`): `
 window per stride):
 
 * ``pipeline``: what ``insole_infer`` does per window (Python recurrence encoder + PyTorch eager);
-* ``stock_fp32``: ONNX Runtime with default session options on the fp32 raw-window graph — the reference;
+* ``stock_fp32``: ONNX Runtime with default session options on the fp32 raw-window graph with the plot block
+  written as its definition (``formulation="direct"``, :class:`insole_mtl.edge.raw_window.RecurrenceCounts`) —
+  the reference;
 * ``stock_fp32_1thread``: the same with one intra-op thread (ORT's default is one per core): what the graph and
   int8 give, apart from threading;
+* ``stock_fp32_edge_graph``: stock ONNX Runtime on the edge's fp32 graph (the plot block in the formulation ORT
+  runs fastest, same plots bit for bit): what the rewrite alone gives;
 * ``edge_fp32`` / ``edge_int8``: :func:`insole_mtl.edge.raw_window.edge_session` (all graph optimisations, ORT's
-  default threading) on the fp32 graph and on the int8 graph (feature maps quantised, plots in float64);
+  default threading) on the edge's fp32 graph and on its int8 graph (feature maps quantised, plots in float64);
 * ``edge_int8_1thread``: the int8 graph on one thread without spinning (for CPUs shared with other work);
 * ``int8_breakdown``: the int8 path's plot computation and quantised network, each alone (:func:`int8_breakdown`);
 * ``int8_scopes``: agreement and one-thread latency of the int8 graph per quantisation scope (:func:`int8_scopes`).
@@ -153,12 +157,15 @@ def benchmark_raw_window(
     # the int8 graph's parts are quantised once: for the graph, its breakdown and its scope row
     parts = rw.int8_parts(model, calibration_windows)
     graphs = {"fp32": rw.export_raw_window_onnx(model), "int8": rw.merge_int8_parts(model, *parts)}
+    literal = rw.export_raw_window_onnx(model, formulation="direct")
     sessions = {
-        "stock_fp32": rw.stock_session(graphs["fp32"]), "stock_fp32_1thread": rw.stock_session(graphs["fp32"], threads=1),
+        "stock_fp32": rw.stock_session(literal), "stock_fp32_1thread": rw.stock_session(literal, threads=1),
+        "stock_fp32_edge_graph": rw.stock_session(graphs["fp32"]),
         "edge_fp32": rw.edge_session(graphs["fp32"]), "edge_int8": rw.edge_session(graphs["int8"]),
         "edge_int8_1thread": rw.edge_session(graphs["int8"], threads=1, spinning=False),
     }  # fmt: skip
-    accuracy = {name: agreement(reference, rw.run_raw(s, windows), labels) for name, s in sessions.items() if name in ("edge_fp32", "edge_int8")}
+    scored = ("stock_fp32", "edge_fp32", "edge_int8")
+    accuracy = {name: agreement(reference, rw.run_raw(sessions[name], windows), labels) for name in scored}
     paths: dict[str, Callable[[np.ndarray], object]] = {
         "pipeline": lambda x: inference.predict_windows(model, x, pre, batch_size=1),
         **{name: (lambda x, s=s: s.run(None, {rw.INPUT: x})) for name, s in sessions.items()},
