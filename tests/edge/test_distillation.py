@@ -28,6 +28,16 @@ def test_student_is_smaller_reads_coarser_plots_and_keeps_the_teachers_scaling()
     assert inference.model_inputs(windows(2), pre)[0].shape == (2, 14, 20, 20)
 
 
+def test_a_students_initial_weights_depend_on_its_seed_only():
+    teacher = small_model()
+    torch.manual_seed(123)
+    first = make_student(teacher).state_dict()
+    torch.rand(7)  # the caller's RNG moves on: the next student must not notice
+    second, other = make_student(teacher).state_dict(), make_student(teacher, seed=1).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
 def test_distillation_pulls_the_student_towards_the_teacher():
     teacher = small_model(seed=1)
     for head in teacher.heads.values():

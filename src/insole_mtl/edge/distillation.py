@@ -39,12 +39,16 @@ STUDENT_OPTIONS: dict[str, Any] = {"bottlenecks": 3, "stem_channels": 16, "last_
 STUDENT_RESOLUTION = 20
 
 
-def make_student(teacher: MultitaskModel, resolution: int = STUDENT_RESOLUTION, **options: Any) -> MultitaskModel:
-    """An untrained student with the teacher's tasks, channels, window length and target scaling."""
+def make_student(teacher: MultitaskModel, resolution: int = STUDENT_RESOLUTION, seed: int = 0, **options: Any) -> MultitaskModel:
+    """An untrained student with the teacher's tasks, channels, window length and target scaling; its initial
+    weights depend on ``seed`` only (not on the caller's RNG state), so the distilled student and its control
+    start from the same weights and a rerun gives the same table."""
     pre = teacher.preprocessing
     length = int(pre["window_length"])
     opts = {**STUDENT_OPTIONS, **options, "recurrence_cell": length // int(resolution)}
-    student = build_model("mobilenetv2", in_channels=len(pre["channels"]), tasks=teacher.tasks, **opts)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        student = build_model("mobilenetv2", in_channels=len(pre["channels"]), tasks=teacher.tasks, **opts)
     student.build_spec = {"name": "mobilenetv2", "in_channels": len(pre["channels"]), "options": opts}
     percentage = (pre.get("recurrence") or {}).get("percentage", 10.0)
     student.preprocessing = {**pre, "input_names": list(student.input_names), "recurrence": {"percentage": percentage, "resolution": int(resolution)}}
