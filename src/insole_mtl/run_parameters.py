@@ -20,7 +20,7 @@ from insole_mtl.training.engine import TrainConfig
 from insole_mtl.training.weighting import weighting_option_names
 
 #: keys of ``params:training`` the training node reads itself (the rest is :class:`TrainConfig`)
-NODE_TRAINING_KEYS: tuple[str, ...] = ("balance_subjects",)
+NODE_TRAINING_KEYS: tuple[str, ...] = ("balance_subjects", "balance_classes")
 
 #: keys of each block (``training`` is checked by TrainConfig)
 RUN_PARAMETER_KEYS: dict[str, tuple[str, ...]] = {

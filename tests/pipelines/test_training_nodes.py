@@ -1,7 +1,10 @@
 """The training node: loss-weighting options from the run (RLW seed), DWA through epochs with a missing task."""
 
+import re
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from insole_mtl.pipelines.training.nodes import train_multitask_model, weighting_options
 
@@ -62,3 +65,11 @@ def test_dwa_trains_through_epochs_where_a_task_has_no_labelled_window():
     # one batch of 4 windows per epoch: the weight task is often absent, DWA used to raise at the epoch's end
     history = _train({"method": "dwa"}, {"max_epochs": 4, "batch_size": 2})[2]
     assert len(history) == 4
+
+
+def test_class_balancing_is_recorded_and_needs_subject_balancing():
+    summary = _train({"method": "uniform"}, {"balance_subjects": True, "balance_classes": True})[4]
+    assert summary["balance_subjects"] is True and summary["balance_classes"] is True
+    message = "training.balance_classes: true needs training.balance_subjects: true (classes are balanced over subjects)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _train({"method": "uniform"}, {"balance_classes": True})

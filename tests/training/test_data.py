@@ -359,6 +359,22 @@ def test_group_balanced_weights_synthetic_windows() -> None:
     assert group_balanced_weights(np.array([], dtype=str)).shape == (0,)
 
 
+def test_group_balanced_weights_with_classes_balance_classes_over_subjects() -> None:
+    # subjects a (2 windows), b, c -> 1/2, 1/2, 1, 1 (sum 3); class 0 holds a and b (total 2), class 1 holds c (1):
+    # each class is scaled to 3 / 2, the subjects of a class stay equal
+    w = group_balanced_weights(np.array(["a", "a", "b", "c"]), classes=np.array([0, 0, 0, 1]))
+    np.testing.assert_allclose(w, [0.375, 0.375, 0.75, 1.5])
+    assert w.sum() == pytest.approx(3.0)
+    # one class: nothing changes
+    groups = np.array(["a", "a", "b"])
+    np.testing.assert_array_equal(group_balanced_weights(groups, classes=np.array([1, 1, 1])), group_balanced_weights(groups))
+
+
+def test_group_balanced_weights_refuses_classes_of_another_length() -> None:
+    with pytest.raises(ValueError, match=re.escape("classes must give one class per window: 2 for 3 windows")):
+        group_balanced_weights(np.array(["a", "a", "b"]), classes=np.array([0, 1]))
+
+
 def test_select_inputs() -> None:
     plots, windows = np.zeros((4, 2, 8, 1), np.uint8), np.zeros((4, 2, 8), np.float32)
     assert select_inputs(("recurrence_plots",), plots, windows, "train") is plots

@@ -82,7 +82,8 @@ def train_multitask_model(
         channels: channel names (their count is the model's input channels).
         tasks: ``params:tasks``; model: ``params:model`` (name, options, tasks); loss_weighting:
             ``params:loss_weighting``; training: ``params:training`` (``TrainConfig`` keys, plus
-            ``balance_subjects``: draw every training subject equally often); recurrence:
+            ``balance_subjects``: draw every training subject equally often; ``balance_classes``: and every
+            activity class equally often, the subjects within a class equally); recurrence:
             ``params:recurrence`` (its ``resolution`` sets a plot model's ``recurrence_cell``).
         checkpoints: the ``training_checkpoints`` store (a checkpoint after every epoch; ``training.resume:
             true`` continues after the newest one); None = no checkpoints.
@@ -96,6 +97,9 @@ def train_multitask_model(
     specs = task_specs(tasks, model.get("tasks"))
     names = [spec.name for spec in specs]
     balance = bool(training.get("balance_subjects", False))
+    balance_classes = bool(training.get("balance_classes", False))
+    if balance_classes and not balance:
+        raise ValueError("training.balance_classes: true needs training.balance_subjects: true (classes are balanced over subjects)")
     config = train_config(training)
     torch.manual_seed(config.seed)
     length = int(np.asarray(train_windows).shape[-1])
@@ -115,7 +119,10 @@ def train_multitask_model(
     weights = None
     if balance:
         synthetic = train_labels["synthetic"].to_numpy(bool) if "synthetic" in train_labels.columns else None
-        weights = group_balanced_weights(train_labels["subject"].to_numpy(), synthetic)
+        if balance_classes and "activity" not in train_labels.columns:
+            raise ValueError("training.balance_classes: true needs the activity (classification) labels in train_labels")
+        classes = train_labels["activity"].to_numpy() if balance_classes else None
+        weights = group_balanced_weights(train_labels["subject"].to_numpy(), synthetic, classes)
     started = time.perf_counter()
     result = train_model(net, weighting, train, val, specs, config, sample_weights=weights, checkpoints=checkpoints)
     net.load_state_dict(result.best_state)
@@ -138,6 +145,7 @@ def train_multitask_model(
         "train_windows": len(train),
         "val_windows": len(val),
         "balance_subjects": balance,
+        "balance_classes": balance_classes,
         "torch_threads": torch.get_num_threads(),
     }
     return net, net, result.history, history_to_curves(result.history), summary
