@@ -20,7 +20,7 @@ from insole_mtl.models.mobilenet import (
     bottleneck_rows,
 )
 from insole_mtl.models.recurrent import RecurrentMultitaskNet
-from insole_mtl.models.registry import MODEL_INPUT_KINDS, build_model, model_input_kind
+from insole_mtl.models.registry import MODEL_INPUT_KINDS, build_model, model_input_kind, rebuild_model
 
 __all__ = [
     "AMPLITUDE_STATISTICS",
@@ -42,6 +42,7 @@ __all__ = [
     "amplitude_statistics",
     "bottleneck_rows",
     "build_model",
+    "rebuild_model",
     "channel_statistics",
     "model_input_kind",
 ]

@@ -15,6 +15,8 @@ from __future__ import annotations
 import inspect
 from typing import Literal, Sequence
 
+import torch
+
 from insole_mtl.models.base import MultitaskModel, TaskSpec
 from insole_mtl.models.cnn1d import ResidualCNN1d
 from insole_mtl.models.mobilenet import MultitaskMobileNetV2
@@ -82,3 +84,30 @@ def build_model(name: str, in_channels: int, tasks: Sequence[TaskSpec], **option
     # what rebuilds the same architecture (single-task variants, a fresh copy for inference)
     model.build_spec = {"name": name, "in_channels": int(in_channels), "options": dict(options)}
     return model
+
+
+def rebuild_model(model: MultitaskModel, source: str = "the model") -> MultitaskModel:
+    """The same trained model built again by today's code: :func:`build_model` of its ``build_spec``, its state
+    dict (weights, normalisation and target-scaling buffers), ``preprocessing`` and train/eval mode.
+
+    A model pickled by an earlier version of the project unpickles into today's class with yesterday's
+    attributes, and fails deep inside ``forward`` on an attribute added since (``amplitude_linear``, for one);
+    rebuilt, it runs. A model without ``build_spec`` (constructed directly) is returned as it is.
+
+    Raises:
+        ValueError: the state dict does not fit the architecture the spec builds today (names ``source`` and
+            the first missing / unexpected keys): the model must be retrained.
+    """
+    spec = getattr(model, "build_spec", None)
+    if not spec:
+        return model
+    with torch.random.fork_rng(devices=[]):  # the throw-away initialisation leaves the caller's RNG where it was
+        fresh = build_model(str(spec["name"]), int(spec["in_channels"]), model.tasks, **dict(spec.get("options") or {}))
+    missing, unexpected = fresh.load_state_dict(model.state_dict(), strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{source} does not fit today's {spec['name']} architecture (saved by another version of insole_mtl?): "
+            f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}; retrain it with `kedro run`"
+        )
+    fresh.preprocessing = dict(getattr(model, "preprocessing", {}) or {})
+    return fresh.train(model.training)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from insole_mtl.models import MultitaskModel
+from insole_mtl.models import MultitaskModel, rebuild_model
 
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/")
 MODEL_FILE = "trained_model.pkl"
@@ -77,7 +77,8 @@ def newest_version(versioned_dir: Path) -> Path:
 def _check(model: Any, source: str) -> MultitaskModel:
     if not isinstance(model, MultitaskModel):
         raise TypeError(f"{source} holds a {type(model).__name__}, not an insole_mtl MultitaskModel")
-    return model.to("cpu").eval()
+    # a pickle carries the attributes of the version that wrote it: run it with today's code
+    return rebuild_model(model.to("cpu"), source).eval()
 
 
 def _load_pickle(path: Path) -> MultitaskModel:
