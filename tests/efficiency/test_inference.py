@@ -7,7 +7,6 @@ import torch
 
 from insole_mtl.efficiency.inference import (
     BenchmarkConfig,
-    evenly_spaced,
     input_shapes,
     measure_inference,
     mobilenet_options,
@@ -54,12 +53,6 @@ class _Refusing(Mapping):
 
     def __contains__(self, key):
         return key in ("recurrence_plots", "windows")
-
-
-def test_evenly_spaced_is_exact():
-    assert evenly_spaced(10, 3).tolist() == [0, 4, 9]  # linspace(0, 9, 3) = 0, 4.5, 9 -> rounds half to even
-    assert evenly_spaced(4, None).tolist() == [0, 1, 2, 3]
-    assert evenly_spaced(2, 5).tolist() == [0, 1]
 
 
 def test_config_defaults_and_errors():

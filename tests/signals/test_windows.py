@@ -8,7 +8,7 @@ import pytest
 
 from insole_mtl import schema
 from insole_mtl.signals.labels import label_recordings, paper_task_config
-from insole_mtl.signals.windows import make_windows, partition_windows, window_counts
+from insole_mtl.signals.windows import evenly_spaced, make_windows, partition_windows, window_counts
 
 from ._cohort import CHANNELS, cohort, make_cohort  # noqa: F401  (cohort is a fixture)
 
@@ -131,3 +131,9 @@ def test_partition_windows(labelled):
         partition_windows(windows, wl, leaky)
     with pytest.raises(ValueError, match="5 windows but 4 label rows"):
         partition_windows(windows, wl.iloc[:4], split)
+
+
+def test_evenly_spaced_is_exact():
+    assert evenly_spaced(10, 3).tolist() == [0, 4, 9]  # linspace(0, 9, 3) = 0, 4.5, 9 -> rounds half to even
+    assert evenly_spaced(4, None).tolist() == [0, 1, 2, 3]
+    assert evenly_spaced(2, 5).tolist() == [0, 1]

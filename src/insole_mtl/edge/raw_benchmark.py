@@ -43,6 +43,7 @@ from insole_mtl import inference
 from insole_mtl.edge import raw_window as rw
 from insole_mtl.edge.quantization import DEFAULT_SCOPE, SCOPES
 from insole_mtl.models import MultitaskModel
+from insole_mtl.signals.windows import evenly_spaced
 
 #: the tolerances the tests hold the fp32 graph to (vs insole_infer, fp32 PyTorch)
 FP32_TOLERANCE = {"activity_probability": 1e-5, "speed": 1e-4, "weight": 1e-3}
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--stream-idle-s", type=float, default=0.01, help="idle seconds before each streaming call")
-    parser.add_argument("--calibration", type=int, default=256, help="training windows for int8 calibration")
+    parser.add_argument("--calibration", type=int, default=256, help="training windows for int8 calibration (evenly spaced)")
     parser.add_argument("--rate-hz", type=float, default=40.0)
     parser.add_argument("--export-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
@@ -228,8 +229,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model = _newest_model(args.data_dir, args.model_uri)
     windows = np.load(args.data_dir / "04_feature" / "test" / "windows.npy")
     labels = pd.read_parquet(args.data_dir / "04_feature" / "test" / "window_labels.parquet")
-    calibration = np.load(args.data_dir / "04_feature" / "train" / "windows.npy", mmap_mode="r")[: args.calibration]
-    report, graphs = benchmark_raw_window(model, windows, labels, np.asarray(calibration), args.rate_hz, args.warmup, args.repeats, args.stream_idle_s)
+    train = np.load(args.data_dir / "04_feature" / "train" / "windows.npy", mmap_mode="r")
+    # evenly spaced over the training set, like the benchmark stage: the first N windows are a few recordings only
+    calibration = np.asarray(train[evenly_spaced(len(train), args.calibration)])
+    report, graphs = benchmark_raw_window(model, windows, labels, calibration, args.rate_hz, args.warmup, args.repeats, args.stream_idle_s)
     if args.export_dir is not None:
         args.export_dir.mkdir(parents=True, exist_ok=True)
         for name, data in graphs.items():

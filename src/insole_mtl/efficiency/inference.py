@@ -147,15 +147,6 @@ class BenchmarkConfig:
 # --------------------------------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------------------------------
-def evenly_spaced(n: int, k: int | None) -> np.ndarray:
-    """``min(k, n)`` indices spread evenly over ``range(n)`` (int64, ascending); all of them when ``k`` is None."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    if k is None or k >= n:
-        return np.arange(n, dtype=np.int64)
-    if k < 1:
-        raise ValueError(f"k must be >= 1 or None, got {k}")
-    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
 
 
 def input_names_of(model: torch.nn.Module) -> tuple[str, ...]:

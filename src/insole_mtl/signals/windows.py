@@ -25,6 +25,20 @@ STAGE = "windows"
 _LABEL_INPUT_COLUMNS: tuple[str, ...] = ("recording", "subject", "experiment", *schema.TASKS)
 
 
+def evenly_spaced(n: int, k: int | None) -> np.ndarray:
+    """``min(k, n)`` indices spread evenly over ``range(n)`` (int64, ascending); all of them when ``k`` is None.
+
+    Picks windows that cover a whole split (int8 calibration, accuracy checks): the first ``k`` windows of a
+    split are a few recordings of one or two subjects."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if k is None or k >= n:
+        return np.arange(n, dtype=np.int64)
+    if k < 1:
+        raise ValueError(f"k must be >= 1 or None, got {k}")
+    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+
+
 def window_counts(lengths: np.ndarray, length: int, stride: int) -> np.ndarray:
     """Number of full windows per recording: ``floor((T - length) / stride) + 1``, 0 if ``T < length``.
 

@@ -27,7 +27,6 @@ import torch
 from insole_mtl.efficiency.inference import (
     PAPER_TABLE_V,
     BenchmarkConfig,
-    evenly_spaced,
     input_names_of,
     input_shapes,
     measure_inference,
@@ -43,6 +42,7 @@ from insole_mtl.edge.onnx_export import (
 )
 from insole_mtl.edge.quantization import accuracy_cost, quantize_int8
 from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS
+from insole_mtl.signals.windows import evenly_spaced
 from insole_mtl.efficiency.complexity import count_macs, count_parameters, model_size_mb
 
 logger = logging.getLogger(__name__)
