@@ -73,3 +73,21 @@ def test_class_balancing_is_recorded_and_needs_subject_balancing():
     message = "training.balance_classes: true needs training.balance_subjects: true (classes are balanced over subjects)"
     with pytest.raises(ValueError, match=re.escape(message)):
         _train({"method": "uniform"}, {"balance_classes": True})
+
+
+def test_bags_are_the_recordings_and_oversampled_windows_are_refused():
+    windows, labels = _data()
+    labels = labels.assign(recording=labels["subject"] + "_1")  # one recording per subject; its labels shared
+    for task, values in {"activity": [0, 1, 0, 1], "speed": [3.0, 4.0, 5.0, 6.0], "weight": [60.0, 70.0, 80.0, 90.0]}.items():
+        labels[task] = labels["recording"].map(dict(zip(["s0_1", "s1_1", "s2_1", "s3_1"], values)))
+    no_plots = np.zeros((0, len(CHANNELS), 32, 4), np.uint8)
+    args = (no_plots, windows, labels, no_plots, windows, labels, CHANNELS, TASKS, MODEL, {"method": "uniform"})
+    summary = train_multitask_model(*args, {**TRAINING, "bag_size": 2}, {"percentage": 10, "resolution": None})[4]
+    assert summary["bag_size"] == 2
+    synthetic = labels.assign(synthetic=[i == 0 for i in range(len(labels))])
+    message = "training.bag_size=2 pools windows of one recording; the oversampled windows belong to none"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train_multitask_model(
+            no_plots, windows, synthetic, no_plots, windows, labels, CHANNELS, TASKS, MODEL, {"method": "uniform"},
+            {**TRAINING, "bag_size": 2}, {"percentage": 10, "resolution": None},
+        )  # fmt: skip

@@ -337,6 +337,41 @@ def test_sample_weights_invalid(weights: np.ndarray, shape: tuple[int, ...]) -> 
         BatchLoader(_arrays(10), 2, shuffle=True, sample_weights=weights)
 
 
+def test_bags_lay_each_batch_out_bag_after_bag_from_one_recording() -> None:
+    bags = np.array(["r0"] * 4 + ["r1"] * 3 + ["r2"] * 1 + ["r3"] * 2)  # r2 has fewer windows than a bag
+    loader = BatchLoader(_arrays(10), 4, shuffle=True, seed=1, bags=bags, bag_size=2)
+    batches = loader.batch_indices()
+    assert len(batches) == 3 and all(len(idx) == 4 for idx in batches)  # as many windows as without bags
+    for idx in batches:
+        for bag in idx.reshape(-1, 2):
+            assert len(set(bags[bag])) == 1 and list(bag) == sorted(bag)
+            if bags[bag[0]] != "r2":
+                assert bag[0] != bag[1]  # without replacement where the recording has enough windows
+    assert [_window_ids(x) for x, _ in loader] == [idx.tolist() for idx in batches]
+    again = BatchLoader(_arrays(10), 4, shuffle=True, seed=1, bags=bags, bag_size=2)
+    assert [idx.tolist() for idx in again.batch_indices()] == [idx.tolist() for idx in batches]
+
+
+def test_bags_are_drawn_with_their_windows_summed_weights() -> None:
+    bags = np.repeat(["a", "b", "c"], [2, 2, 6])
+    weights = np.array([1.0, 1.0, 0.0, 0.0] + [1 / 3] * 6)  # a: 2, b: 0, c: 2 -> a and c equally, b never
+    loader = BatchLoader(_arrays(10), 4, shuffle=True, seed=0, sample_weights=weights, bags=bags, bag_size=2)
+    assert sum(len(idx) for idx in loader.batch_indices()) == 12  # 3 batches of 2 bags of 2
+    drawn = []
+    for epoch in range(300):
+        loader.set_epoch(epoch)
+        drawn += [bags[idx[0]] for batch in loader.batch_indices() for idx in batch.reshape(-1, 2)]
+    counts = {b: drawn.count(b) for b in "abc"}
+    assert counts["b"] == 0 and 0.85 < counts["a"] / counts["c"] < 1.15
+
+
+def test_bag_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match=re.escape("bag_size must be in [1, batch_size=4], got 5")):
+        BatchLoader(_arrays(10), 4, bag_size=5, bags=np.zeros(10))
+    with pytest.raises(ValueError, match=re.escape("bag_size=2 needs bags: one bag id per window (10)")):
+        BatchLoader(_arrays(10), 4, bag_size=2)
+
+
 def test_group_balanced_weights_exact() -> None:
     np.testing.assert_array_equal(group_balanced_weights(np.array(["a", "a", "b"])), [0.5, 0.5, 1.0])
     w = group_balanced_weights(np.array(["s1", "s2", "s1", "s1", "s3", "s2"]))

@@ -506,3 +506,43 @@ def test_sample_weights_change_the_drawn_batches() -> None:
     msg = "sample_weights must be 32 finite non-negative numbers with a positive sum, got shape (3,)"
     with pytest.raises(ValueError, match=re.escape(msg)):
         train_model(TinyModel(48), SumWeighting(), train, val, TASKS, _config(max_epochs=1), sample_weights=np.ones(3))
+
+
+def _bagged_split(n_recordings: int, per: int, seed: int) -> tuple[TaskArrays, np.ndarray]:
+    """``_split`` with each recording's labels shared by its ``per`` windows; returns the split and the bags."""
+    base = _split(n_recordings, seed)
+    x = np.repeat(base.inputs, per, axis=0) + np.random.default_rng(seed).normal(0, 0.1, (n_recordings * per, 3, 16)).astype(np.float32)
+    targets = {name: np.repeat(values, per) for name, values in base.targets.items()}
+    return TaskArrays(x.astype(np.float32), targets), np.repeat([f"r{i}" for i in range(n_recordings)], per)
+
+
+def test_pool_bags_averages_consecutive_windows() -> None:
+    pooled = engine.pool_bags({"speed": torch.tensor([1.0, 3.0, 5.0, 9.0]), "activity": torch.arange(8.0).reshape(4, 2)}, 2)
+    assert pooled["speed"].tolist() == [2.0, 7.0]
+    assert pooled["activity"].tolist() == [[1.0, 2.0], [5.0, 6.0]]
+
+
+def test_bag_training_sees_whole_bags_of_one_recording_and_learns() -> None:
+    train, bags = _bagged_split(16, 4, 1)
+    val, _ = _bagged_split(8, 2, 2)
+    torch.manual_seed(0)
+    model = RecordingModel(48)
+    result = train_model(model, SumWeighting(), train, val, TASKS, _config(max_epochs=3, batch_size=8, bag_size=4), bags=bags)
+    first = {float(v): b for v, b in zip(train.inputs[:, 0, 0], bags)}
+    seen = [first[v] for v in model.seen]
+    assert len(seen) == 3 * 64 and all(len(set(seen[i : i + 4])) == 1 for i in range(0, len(seen), 4))
+    assert result.history["val_loss"].iloc[-1] < result.history["val_loss"].iloc[0]
+    assert result.history["val_activity_accuracy"].iloc[-1] > 0.5
+
+
+def test_bag_training_needs_bags_and_labels_shared_within_a_recording() -> None:
+    train, bags = _bagged_split(8, 4, 1)
+    val, _ = _bagged_split(4, 2, 2)
+    with pytest.raises(ValueError, match=re.escape("training.bag_size=4 needs the recording of each of the 32 training windows")):
+        train_model(TinyModel(48), SumWeighting(), train, val, TASKS, _config(max_epochs=1, bag_size=4))
+    train.targets["speed"][1] = 99.0
+    message = "training.bag_size > 1 pools the windows of one recording, but task 'speed' has 2 different labels within recording 'r0'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train_model(TinyModel(48), SumWeighting(), train, val, TASKS, _config(max_epochs=1, bag_size=4), bags=bags)
+    with pytest.raises(ValueError, match=re.escape("TrainConfig.bag_size must be <= batch_size=16, got 32")):
+        _config(bag_size=32)

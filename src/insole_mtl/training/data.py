@@ -190,6 +190,12 @@ class BatchLoader:
         sample_weights: ``(n,)`` non-negative weights; with ``shuffle``, each epoch draws its
             ``len(arrays)`` windows (or ``max_batches`` batches of them) WITH replacement in proportion
             to the weights (``torch.multinomial`` on the epoch's generator). None = every window once.
+        bags, bag_size: with ``shuffle`` and ``bag_size > 1``, a batch is ``batch_size // bag_size`` BAGS of
+            ``bag_size`` windows each, laid out bag after bag: a bag is drawn (with replacement) with the
+            probability of its windows' summed ``sample_weights`` (their count without weights), then
+            ``bag_size`` of its windows without replacement (with replacement where it has fewer).
+            ``bags`` ``(n,)``: the bag (recording) of each window. The epoch draws as many windows as
+            without bags.
 
     Yields:
         ``x``: transformed input batch on ``device`` (a tuple of batches for a tuple of inputs);
@@ -214,9 +220,15 @@ class BatchLoader:
         resident: bool | str = "auto",
         prefetch: bool = True,
         sample_weights: np.ndarray | None = None,
+        bags: np.ndarray | None = None,
+        bag_size: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if bag_size < 1 or bag_size > batch_size:
+            raise ValueError(f"bag_size must be in [1, batch_size={batch_size}], got {bag_size}")
+        if bag_size > 1 and (bags is None or len(bags) != len(arrays)):
+            raise ValueError(f"bag_size={bag_size} needs bags: one bag id per window ({len(arrays)})")
         if max_batches is not None and max_batches < 1:
             raise ValueError(f"max_batches must be >= 1 or None, got {max_batches}")
         if resident not in (True, False, "auto"):
@@ -246,6 +258,17 @@ class BatchLoader:
                     f"got shape {weights.shape}"
                 )
             self.sample_weights = torch.from_numpy(weights)
+        self.bag_size = int(bag_size)
+        self._bag_members: list[np.ndarray] = []
+        self._bag_weights: Tensor | None = None
+        if self.bag_size > 1:
+            _, inverse = np.unique(np.asarray(bags).astype(str), return_inverse=True)
+            order = np.argsort(inverse, kind="stable")
+            self._bag_members = np.split(order, np.cumsum(np.bincount(inverse))[:-1])
+            window_weights = self.sample_weights if self.sample_weights is not None else torch.ones(len(arrays), dtype=torch.float64)
+            self._bag_weights = torch.zeros(len(self._bag_members), dtype=torch.float64).index_add_(
+                0, torch.from_numpy(inverse), window_weights
+            )
         self._host_targets = {
             name: np.ascontiguousarray(v, dtype=np.int64 if np.issubdtype(np.asarray(v).dtype, np.integer) else np.float32)
             for name, v in arrays.targets.items()
@@ -289,6 +312,8 @@ class BatchLoader:
     def batch_indices(self) -> list[np.ndarray]:
         """The sorted window indices of each batch of the current epoch."""
         n = len(self.arrays)
+        if self.shuffle and self.bag_size > 1:
+            return self._bag_batches(torch.Generator().manual_seed(self.seed + self.epoch))
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed + self.epoch)
             if self.sample_weights is not None:
@@ -299,6 +324,21 @@ class BatchLoader:
         else:
             order = np.arange(n)
         return [np.sort(order[i * self.batch_size : (i + 1) * self.batch_size]) for i in range(len(self))]
+
+    def _bag_batches(self, g: torch.Generator) -> list[np.ndarray]:
+        """Batches of ``batch_size // bag_size`` bags, each bag's windows sorted, bags in drawing order."""
+        assert self._bag_weights is not None
+        per_batch, k = self.batch_size // self.bag_size, self.bag_size
+        drawn = torch.multinomial(self._bag_weights, len(self) * per_batch, replacement=True, generator=g).numpy()
+        windows = []
+        for bag in drawn:
+            members = self._bag_members[bag]
+            if len(members) >= k:
+                pick = torch.randperm(len(members), generator=g)[:k].numpy()
+            else:
+                pick = torch.randint(len(members), (k,), generator=g).numpy()
+            windows.append(np.sort(members[pick]))
+        return [np.concatenate(windows[i * per_batch : (i + 1) * per_batch]) for i in range(len(self))]
 
     def _host_batch(self, idx: np.ndarray) -> tuple[Tensor, ...] | None:
         """Gather one input batch on the host (pinned for CUDA); None when inputs are resident."""

@@ -109,6 +109,12 @@ class TrainConfig:
             split is too small to pick an epoch reliably; the validation curves are still recorded.
         resume: continue from the newest checkpoint of the store passed to :func:`train_model` (False: a fresh
             run, which first clears the store). A checkpoint of another configuration or other data is refused.
+        bag_size: 1 (the paper): every training window is its own sample. ``K > 1``: a training sample is a bag of
+            ``K`` windows of one recording and the loss reads the MEAN of their outputs (class logits, standardised
+            regression outputs) against the recording's labels — what evaluation does when it averages a walk's
+            or a subject's windows — so a window without evidence need not fake confidence. Needs every label
+            constant within a recording (:func:`train_model`'s ``bags``); validation and prediction stay per
+            window.
         deterministic: ``torch.use_deterministic_algorithms(True)``, cuDNN deterministic without benchmark, and
             ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset, so a CUDA fp32 run repeats bit for bit (slower; an
             operation without a deterministic kernel then raises instead of running). CPU fp32 runs are
@@ -137,6 +143,7 @@ class TrainConfig:
     restore_best: bool = True
     resume: bool = False
     deterministic: bool = False
+    bag_size: int = 1
 
     def __post_init__(self) -> None:
         positive = {
@@ -144,6 +151,7 @@ class TrainConfig:
             "batch_size": self.batch_size,
             "patience": self.patience,
             "eval_batch_size": self.eval_batch_size,
+            "bag_size": self.bag_size,
         }
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -174,6 +182,8 @@ class TrainConfig:
         for name in ("restore_best", "resume", "deterministic", "channels_last", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}")
+        if self.bag_size > self.batch_size:
+            raise ValueError(f"TrainConfig.bag_size must be <= batch_size={self.batch_size}, got {self.bag_size}")
         if self.ema_teacher is not None:
             object.__setattr__(self, "ema_teacher", _check_ema(self.ema_teacher))
 
@@ -416,6 +426,26 @@ class _StepContext:
     precision: str
     teacher: EmaTeacher | None
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    bag_size: int = 1
+
+
+def pool_bags(outputs: Mapping[str, Tensor], bag_size: int) -> dict[str, Tensor]:
+    """Mean over each bag of ``bag_size`` consecutive windows: ``(B * K, ...)`` -> ``(B, ...)`` per output."""
+    return {name: out.reshape(-1, bag_size, *out.shape[1:]).mean(dim=1) for name, out in outputs.items()}
+
+
+def check_bag_labels(targets: Mapping[str, np.ndarray], bags: np.ndarray) -> None:
+    """Refuse bags whose windows disagree on a label (NaN agrees with NaN), naming the task and the bag."""
+    bags = np.asarray(bags).astype(str)
+    for name, values in targets.items():
+        frame = pd.DataFrame({"bag": bags, "value": np.asarray(values, dtype=np.float64)})
+        counts = frame.groupby("bag")["value"].agg(lambda v: v.nunique(dropna=False))
+        bad = counts[counts > 1]
+        if len(bad):
+            raise ValueError(
+                f"training.bag_size > 1 pools the windows of one recording, but task {name!r} has {int(bad.iloc[0])} "
+                f"different labels within recording {bad.index[0]!r} ({len(bad)} recording(s) like it)"
+            )
 
 
 def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs: int, log_every_s: float) -> dict[str, float]:
@@ -440,6 +470,9 @@ def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs:
         wait += time.perf_counter() - t0
         with autocast_context(ctx.device, ctx.precision):
             outputs = ctx.forward(*as_tuple(x))
+        if ctx.bag_size > 1:  # one sample per bag: the mean output against the bag's (shared) labels
+            outputs = pool_bags(outputs, ctx.bag_size)
+            targets = {name: t[:: ctx.bag_size] for name, t in targets.items()}
         losses = masked_task_losses(outputs, targets, ctx.tasks, check_empty=False)
         if not losses:  # no task labelled in this batch: nothing to learn from
             continue
@@ -447,6 +480,8 @@ def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs:
         if ctx.teacher is not None:
             with torch.no_grad(), autocast_context(ctx.device, ctx.precision):
                 teacher_out = ctx.teacher.model(*as_tuple(x))
+            if ctx.bag_size > 1:
+                teacher_out = pool_bags(teacher_out, ctx.bag_size)
             for name, term in ctx.teacher.distillation_losses(outputs, teacher_out, targets, ctx.tasks).items():
                 objective_terms[name] = objective_terms[name] + term
         objective = ctx.weighting(objective_terms)
@@ -681,6 +716,7 @@ def train_model(
     input_transform: InputTransform | tuple[InputTransform, ...] | None = None,
     sample_weights: np.ndarray | None = None,
     checkpoints: CheckpointStoreLike | None = None,
+    bags: np.ndarray | None = None,
 ) -> TrainResult:
     """Train ``model`` with early stopping on the validation loss and restore its best state.
 
@@ -707,6 +743,7 @@ def train_model(
             another configuration or for other data); without it the store is cleared first. On CPU in fp32 a
             resumed run ends with exactly the weights and history (but its timing columns) of an
             uninterrupted one. None = no checkpoints.
+        bags: ``(len(train),)`` recording of each training window; needed with ``config.bag_size > 1``.
 
     Returns:
         :class:`TrainResult`. ``history`` columns: ``epoch``, ``train_loss`` (weighted objective,
@@ -728,6 +765,10 @@ def train_model(
         raise ValueError(f"train and val must be non-empty, got {len(train)} and {len(val)} windows")
     if not any(target_present(val.targets[n]).any() for n in names):
         raise ValueError("the validation split has no labelled window for any task: early stopping needs one")
+    if config.bag_size > 1:
+        if bags is None or len(bags) != len(train):
+            raise ValueError(f"training.bag_size={config.bag_size} needs the recording of each of the {len(train)} training windows")
+        check_bag_labels({n: train.targets[n] for n in names}, bags)
 
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
@@ -762,12 +803,12 @@ def train_model(
     if config.ema_teacher is not None:
         ema = config.ema_teacher
         teacher = EmaTeacher(model, decay=ema["decay"], lam=ema["lambda"], tau=ema["tau"])
-    ctx = _StepContext(model, forward, weighting, optimizer, scaler, tasks, device, precision, teacher)
+    ctx = _StepContext(model, forward, weighting, optimizer, scaler, tasks, device, precision, teacher, bag_size=config.bag_size)
 
     common = {"device": device, "input_transform": transform, "channels_last": config.channels_last}
     train_loader = BatchLoader(
         train_std, config.batch_size, shuffle=True, seed=config.seed, max_batches=config.max_train_batches_per_epoch,
-        sample_weights=sample_weights, **common,
+        sample_weights=sample_weights, bags=bags, bag_size=config.bag_size, **common,
     )  # fmt: skip
     val_loader = BatchLoader(val_std, config.eval_batch_size, shuffle=False, **common)
     total_steps = config.max_epochs * len(train_loader)

@@ -123,8 +123,16 @@ def train_multitask_model(
             raise ValueError("training.balance_classes: true needs the activity (classification) labels in train_labels")
         classes = train_labels["activity"].to_numpy() if balance_classes else None
         weights = group_balanced_weights(train_labels["subject"].to_numpy(), synthetic, classes)
+    bags = None
+    if config.bag_size > 1:
+        if "synthetic" in train_labels.columns and train_labels["synthetic"].to_numpy(bool).any():
+            raise ValueError(
+                f"training.bag_size={config.bag_size} pools windows of one recording; the oversampled windows belong to "
+                "none: set oversampling.enabled: false or training.bag_size: 1"
+            )
+        bags = train_labels["recording"].to_numpy()
     started = time.perf_counter()
-    result = train_model(net, weighting, train, val, specs, config, sample_weights=weights, checkpoints=checkpoints)
+    result = train_model(net, weighting, train, val, specs, config, sample_weights=weights, checkpoints=checkpoints, bags=bags)
     net.load_state_dict(result.best_state)
     net.to("cpu").eval()
     logger.info(
@@ -146,6 +154,7 @@ def train_multitask_model(
         "val_windows": len(val),
         "balance_subjects": balance,
         "balance_classes": balance_classes,
+        "bag_size": config.bag_size,
         "torch_threads": torch.get_num_threads(),
     }
     return net, net, result.history, history_to_curves(result.history), summary
