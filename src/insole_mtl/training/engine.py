@@ -114,7 +114,7 @@ class TrainConfig:
             regression outputs) against the recording's labels — what evaluation does when it averages a walk's
             or a subject's windows — so a window without evidence need not fake confidence. Needs every label
             constant within a recording (:func:`train_model`'s ``bags``); validation and prediction stay per
-            window.
+            window (the history's training losses are then means over bags).
         deterministic: ``torch.use_deterministic_algorithms(True)``, cuDNN deterministic without benchmark, and
             ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset, so a CUDA fp32 run repeats bit for bit (slower; an
             operation without a deterministic kernel then raises instead of running). CPU fp32 runs are
