@@ -310,7 +310,7 @@ class BatchLoader:
         return batches if self.max_batches is None else min(batches, self.max_batches)
 
     def batch_indices(self) -> list[np.ndarray]:
-        """The sorted window indices of each batch of the current epoch."""
+        """The window indices of each batch of the current epoch: sorted, or with bags sorted within each bag."""
         n = len(self.arrays)
         if self.shuffle and self.bag_size > 1:
             return self._bag_batches(torch.Generator().manual_seed(self.seed + self.epoch))
