@@ -439,7 +439,7 @@ def check_bag_labels(targets: Mapping[str, np.ndarray], bags: np.ndarray) -> Non
     bags = np.asarray(bags).astype(str)
     for name, values in targets.items():
         frame = pd.DataFrame({"bag": bags, "value": np.asarray(values, dtype=np.float64)})
-        counts = frame.groupby("bag")["value"].agg(lambda v: v.nunique(dropna=False))
+        counts = frame.groupby("bag")["value"].nunique(dropna=False)
         bad = counts[counts > 1]
         if len(bad):
             raise ValueError(
