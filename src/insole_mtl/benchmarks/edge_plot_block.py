@@ -13,7 +13,9 @@ all of them at batch 1 on one thread in the same run (:func:`insole_mtl.edge.raw
 * ``float64_symmetric``: the edge graph's block for cells of ``k >= 4`` (``symmetric``: a signed compare per
   ordered pair, no absolute value, laid out ``(b, C, k, L/k, L)``, cell sums over a leading and a trailing axis,
   ``relu(S + Sᵀ - k²)``), bit-identical too;
-* ``float32``: the same in float32 (``eps`` rounded to float32: not bit-exact where a distance ties ``eps``);
+* ``float32``: the same compare in float32 (``eps`` rounded to float32: not bit-exact where a distance ties
+  ``eps``), pooled by ``AveragePool * k²`` (exact for the 4 x 4 cells timed here, not once ``k²`` is not a power
+  of two);
 * ``float32_bounds``: ``x_k - eps < x_l < x_k + eps``, two compares instead of subtract + abs;
 * ``float32_reshape_sum``: pooling by reshape + sum instead of AveragePool;
 * ``float32_depthwise_ones``: pooling by a depthwise all-ones convolution, stride ``k``;
