@@ -1,4 +1,4 @@
-"""Which process an MLflow run belongs to, and whether it still lives (KilledRunMlflowHook)."""
+"""Which process an MLflow run belongs to, and whether it still lives (KilledRunMlflowHook); run names and tags."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from insole_mtl.hooks import _process_alive, _process_start
+from insole_mtl.hooks import _process_alive, _process_start, run_description
 
 
 def test_a_live_process_with_its_start_time_is_alive_and_a_finished_one_is_not():
@@ -19,3 +19,15 @@ def test_a_live_process_with_its_start_time_is_alive_and_a_finished_one_is_not()
     child.wait()
     assert not _process_alive(child.pid, "")
     assert _process_start(child.pid) == ""
+
+
+def test_a_run_is_named_after_what_it_trained_ensembles_with_their_size():
+    params = {
+        "model": {"name": "cnn1d", "options": {"amplitude_features": True}, "tasks": ["activity"]},
+        "loss_weighting": {"method": "uncertainty"}, "training": {"seed": 42, "ensemble": 5}, "recurrence": {"resolution": 40},
+    }  # fmt: skip
+    name, tags = run_description("insole_mtl", "gaitpdb", params)
+    assert name == "insole_mtl · cnn1d+amp×5 · uncertainty · gaitpdb · seed 42"
+    assert tags["insole.ensemble"] == "5" and tags["insole.model_family"] == "cnn1d+amp×5"
+    single = run_description("insole_mtl", "gaitpdb", {**params, "training": {"seed": 42}})
+    assert single[0] == "insole_mtl · cnn1d+amp · uncertainty · gaitpdb · seed 42" and single[1]["insole.ensemble"] == "1"

@@ -48,6 +48,8 @@ def test_option_names_come_from_the_constructors():
         ("loss_weighting", {"method": "dwa", "options": {"temprature": 2.0}}, "params loss_weighting.options (dwa): unknown key(s) ['temprature']; allowed: ['temperature'] (did you mean 'temprature' -> 'temperature'?)"),
         ("training", {"max_epoch": 3}, "params training: unknown TrainConfig parameter(s) ['max_epoch']; allowed: "),
         ("training", {"lr_schedule": "step"}, "params training: TrainConfig.lr_schedule"),
+        ("training", {"ensemble": 0}, "params training: ensemble must be a positive integer (models trained and averaged), got 0"),
+        ("training", {"ensemble": 2, "resume": True}, "params training: ensemble=2 trains 2 models, resume: true continues one training"),
     ],
 )
 def test_a_typo_in_any_block_is_refused_by_name(block, change, message):

@@ -387,13 +387,16 @@ def run_description(pipeline: str, env: str, params: Mapping[str, Any]) -> tuple
         family += f"@{resolution or 'full'}"
     if options.get("amplitude_features"):
         family += "+amp"
+    ensemble = int((params.get("training") or {}).get("ensemble", 1) or 1)
+    if ensemble > 1:
+        family += f"×{ensemble}"
     loss = str((params.get("loss_weighting") or {}).get("method", "?"))
     seed = (params.get("training") or {}).get("seed")
     tags = {
         "insole.pipeline": pipeline, "insole.source": env, "insole.model": name, "insole.model_family": family,
         "insole.loss_weighting": loss, "insole.seed": str(seed), "insole.recurrence_resolution": str(resolution),
         "insole.amplitude_features": str(bool(options.get("amplitude_features"))),
-        "insole.tasks": ",".join(model.get("tasks") or []),
+        "insole.tasks": ",".join(model.get("tasks") or []), "insole.ensemble": str(ensemble),
     }  # fmt: skip
     if pipeline == "insole_infer":
         return f"insole_infer · {env}", {"insole.pipeline": pipeline, "insole.source": env}

@@ -20,7 +20,7 @@ from insole_mtl.training.engine import TrainConfig
 from insole_mtl.training.weighting import weighting_option_names
 
 #: keys of ``params:training`` the training node reads itself (the rest is :class:`TrainConfig`)
-NODE_TRAINING_KEYS: tuple[str, ...] = ("balance_subjects", "balance_classes")
+NODE_TRAINING_KEYS: tuple[str, ...] = ("balance_subjects", "balance_classes", "ensemble")
 
 #: keys of each block (``training`` is checked by TrainConfig)
 RUN_PARAMETER_KEYS: dict[str, tuple[str, ...]] = {
@@ -59,8 +59,24 @@ def check_run_parameters(
         check_parameter_keys(f"loss_weighting.options ({method})", loss_weighting.get("options"), weighting_option_names(method), where)
     try:
         train_config(training)
+        ensemble_size(training)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where} training: {error}") from None
+
+
+def ensemble_size(training: Mapping[str, Any]) -> int:
+    """``training.ensemble`` (default 1): how many models the training node trains, from seeds ``seed``,
+    ``seed + 1``, ... (:class:`insole_mtl.models.ensemble.EnsembleModel`).
+
+    Raises:
+        ValueError: not a positive integer, or ``N > 1`` with ``resume: true`` (resuming continues one training).
+    """
+    value = training.get("ensemble", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"ensemble must be a positive integer (models trained and averaged), got {value!r}")
+    if value > 1 and training.get("resume", False):
+        raise ValueError(f"ensemble={value} trains {value} models, resume: true continues one training: set one of them back")
+    return value
 
 
 def train_config(training: Mapping[str, Any]) -> TrainConfig:

@@ -13,6 +13,7 @@ from insole_mtl import inference
 from insole_mtl.edge import raw_window as rw
 from insole_mtl.edge.raw_benchmark import FP32_TOLERANCE, agreement, benchmark_raw_window
 from insole_mtl.encoding.recurrence import encode_recurrence_plots, unpack_recurrence_plots
+from insole_mtl.models import EnsembleModel
 
 from inference._model import small_model, windows
 
@@ -102,6 +103,20 @@ def test_fp32_graph_predicts_what_insole_infer_predicts():
     assert scores["max_abs_diff_probability"] <= FP32_TOLERANCE["activity_probability"]
     assert scores["max_abs_diff_speed"] <= FP32_TOLERANCE["speed"]
     assert scores["max_abs_diff_weight"] <= FP32_TOLERANCE["weight"]
+
+
+def test_an_ensemble_exports_to_one_graph_that_predicts_what_insole_infer_predicts():
+    members = [_perturb(small_model(seed=seed)) for seed in (0, 1)]
+    model = EnsembleModel(members).eval()
+    model.preprocessing = members[0].preprocessing
+    w = windows(24, seed=9)
+    reference = inference.predict_windows(model, w, inference.model_preprocessing(model, 40.0))
+    scores = agreement(reference, rw.run_raw(rw.edge_session(rw.export_raw_window_onnx(model)), w), None)
+    assert scores["class_agreement"] == 1.0
+    assert scores["max_abs_diff_probability"] <= FP32_TOLERANCE["activity_probability"]
+    assert scores["max_abs_diff_weight"] <= FP32_TOLERANCE["weight"]
+    int8 = rw.run_raw(rw.edge_session(rw.export_int8_raw_window_onnx(model, windows(16, seed=4))), w)
+    assert agreement(reference, int8, None)["class_agreement"] >= 0.9
 
 
 def test_raw_signal_models_export_too():

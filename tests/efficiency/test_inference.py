@@ -18,7 +18,7 @@ from insole_mtl.efficiency.inference import (
     single_task_models,
 )
 from insole_mtl.encoding.recurrence import encode_recurrence_plots, unpack_recurrence_plots
-from insole_mtl.models import TaskSpec, build_model
+from insole_mtl.models import EnsembleModel, TaskSpec, build_model
 from insole_mtl.efficiency.complexity import count_parameters
 
 TASKS = [TaskSpec("activity", "classification", 7), TaskSpec("speed", "regression", 1), TaskSpec("weight", "regression", 1)]
@@ -167,3 +167,12 @@ def test_measure_inference_takes_a_tuple_example(name):
     assert result["mtl_vs_single_latency_ratio"] > 0 and 0.3 < result["mtl_vs_single_params_ratio"] < 0.4
     with pytest.raises(ValueError, match=re.escape("example must be one window (1, ...) per input")):
         measure_inference(model, tuple(x.expand(2, *x.shape[1:]) for x in example), FAST)
+
+
+def test_an_ensembles_single_task_models_are_ensembles_of_the_same_size():
+    members = [_built("cnn1d", 4, TASKS, width=8) for _ in range(2)]
+    mtl = EnsembleModel(members)
+    singles = single_task_models(mtl)
+    assert all(isinstance(m, EnsembleModel) and len(m.members) == 2 for m in singles)
+    heads = sum(p.numel() for p in members[0].heads.parameters())
+    assert sum(count_parameters(m) for m in singles) == 2 * (3 * (count_parameters(members[0]) - heads) + heads)

@@ -57,3 +57,9 @@ def test_training_curves_figure():
     assert [ax.get_title() for ax in only_loss.axes] == ["Loss"]
     with pytest.raises(ValueError, match=re.escape("history misses column(s) ['val_loss']")):
         plot_training_curves(history.drop(columns="val_loss"))
+    # an ensemble's history: one line per member, not one zigzag through both
+    both = pd.concat([history.assign(member=0), history.assign(member=1, val_loss=[3.0, 2.0, 1.0])], ignore_index=True)
+    lines = plot_training_curves(both).axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["train (member 0)", "val (member 0)", "train (member 1)", "val (member 1)"]
+    np.testing.assert_array_equal(lines[3].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(lines[3].get_ydata(), [3.0, 2.0, 1.0])

@@ -44,6 +44,8 @@ def test_task_losses_and_weights():
     left, right = fig.axes
     assert left.get_title() == "Per-task loss" and right.get_title() == "Task weights"
     assert len(left.lines) == 5 and len(right.lines) == 3
+    ensemble = plot_task_losses(pd.concat([history.assign(member=0), history.assign(member=1)], ignore_index=True))
+    assert len(ensemble.axes[0].lines) == 10 and ensemble.axes[1].lines[-1].get_label() == "weight (member 1)"
     with pytest.raises(ValueError, match="no train_<task>_loss column"):
         plot_task_losses(history[["epoch"]])
 

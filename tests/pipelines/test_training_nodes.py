@@ -1,12 +1,15 @@
-"""The training node: loss-weighting options from the run (RLW seed), DWA through epochs with a missing task."""
+"""The training node: loss-weighting options from the run (RLW seed), DWA through epochs with a missing task, ensembles."""
 
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from insole_mtl.pipelines.training.nodes import train_multitask_model, weighting_options
+from insole_mtl.models import EnsembleModel
+from insole_mtl.pipelines.training.nodes import history_to_curves, train_multitask_model, weighting_options
+from insole_mtl.run_parameters import ensemble_size
 
 TASKS = {
     "activity": {"kind": "classification", "classes": ["a", "b"]},
@@ -91,3 +94,30 @@ def test_bags_are_the_recordings_and_oversampled_windows_are_refused():
             no_plots, windows, synthetic, no_plots, windows, labels, CHANNELS, TASKS, MODEL, {"method": "uniform"},
             {**TRAINING, "bag_size": 2}, {"percentage": 10, "resolution": None},
         )  # fmt: skip
+
+
+def test_an_ensemble_is_its_members_trained_from_consecutive_seeds():
+    single, _, single_history, _, single_summary = _train({"method": "uncertainty"})
+    model, mlflow_model, history, curves, summary = _train({"method": "uncertainty"}, {"ensemble": 2})
+    assert isinstance(model, EnsembleModel) and mlflow_model is model and len(model.members) == 2
+    assert "ensemble" not in single_summary and "member" not in single_history.columns  # ensemble 1 = as before
+    # member 0 is the single model of the same seed, member 1 another one
+    state, first, second = single.state_dict(), model.members[0].state_dict(), model.members[1].state_dict()
+    assert all(torch.equal(state[k], first[k]) for k in state) and not all(torch.equal(state[k], second[k]) for k in state)
+    assert summary["ensemble"] == 2 and [m["seed"] for m in summary["members"]] == [3, 4]
+    assert history["member"].tolist() == [0, 0, 0, 1, 1, 1] and list(history.columns[:2]) == ["member", "epoch"]
+    timing = ["epoch_seconds", "data_wait_fraction", "windows_per_second"]  # wall clock
+    pd.testing.assert_frame_equal(history[history["member"] == 0].drop(columns=["member", *timing]), single_history.drop(columns=timing))
+    assert curves["member_0.train_loss"] == history_to_curves(single_history)["train_loss"]
+    assert [p["step"] for p in curves["member_1.val_loss"]] == [1, 2, 3]
+    assert model.members[0].preprocessing == model.preprocessing == single.preprocessing
+
+
+def test_ensemble_size_is_checked():
+    assert ensemble_size({}) == 1
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(ValueError, match=re.escape(f"ensemble must be a positive integer (models trained and averaged), got {bad!r}")):
+            ensemble_size({"ensemble": bad})
+    message = "ensemble=3 trains 3 models, resume: true continues one training: set one of them back"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ensemble_size({"ensemble": 3, "resume": True})

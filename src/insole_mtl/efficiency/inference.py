@@ -44,7 +44,7 @@ from insole_mtl.efficiency.latency import (
 )
 from insole_mtl.efficiency.complexity import count_parameters
 from insole_mtl.efficiency.memory import inference_peak_rss
-from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS, MultitaskModel, TaskSpec, build_model
+from insole_mtl.models import RECURRENCE_PLOTS, WINDOWS, EnsembleModel, MultitaskModel, TaskSpec, build_model
 from insole_mtl.training.data import default_input_transform, pick_input_arrays
 
 logger = logging.getLogger(__name__)
@@ -295,9 +295,16 @@ def model_build_spec(model: torch.nn.Module) -> tuple[str, int, dict[str, Any]]:
 
 
 def single_task_models(model: MultitaskModel) -> list[MultitaskModel]:
-    """One single-task model per task of ``model``: same family and options (registry), fresh (untrained) weights."""
+    """One single-task model per task of ``model``: same family and options (registry), fresh (untrained) weights;
+    for an ensemble of N members, an ensemble of N single-task members per task (like for like)."""
     name, in_channels, options = model_build_spec(model)
-    return [build_model(name, in_channels, [task], **options).eval() for task in model.tasks]
+    members = int((getattr(model, BUILD_SPEC_ATTRIBUTE, None) or {}).get("members", 1))
+
+    def one(task: TaskSpec) -> MultitaskModel:
+        built = [build_model(name, in_channels, [task], **options) for _ in range(members)]
+        return (built[0] if members == 1 else EnsembleModel(built)).eval()
+
+    return [one(task) for task in model.tasks]
 
 
 def compare_mtl_to_single(model: MultitaskModel, example: Example, warmup: int, repeats: int) -> dict[str, Any]:

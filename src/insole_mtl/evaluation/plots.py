@@ -104,12 +104,21 @@ def plot_predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, task: str, un
     return fig
 
 
+def _members(history: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """``[(label suffix, rows)]``: the whole history, or one entry per member of an ensemble's history (a
+    ``member`` column, :func:`insole_mtl.pipelines.training.nodes.train_multitask_model`)."""
+    if "member" not in history.columns:
+        return [("", history)]
+    return [(f" (member {int(member)})", part) for member, part in history.groupby("member", sort=True)]
+
+
 def plot_training_curves(history: pd.DataFrame) -> Figure:
     """Per-epoch losses and per-task validation metrics.
 
     Args:
         history: One row per epoch: ``epoch``, ``train_loss``, ``val_loss`` and any number of
-            ``val_<task>_<metric>`` columns (e.g. ``val_activity_accuracy``, ``val_speed_mae``).
+            ``val_<task>_<metric>`` columns (e.g. ``val_activity_accuracy``, ``val_speed_mae``); an
+            ensemble's history also a ``member`` column (one line per member).
 
     Returns:
         Figure with one axes titled ``"Loss"`` (train and val loss against epoch) followed by one
@@ -128,16 +137,18 @@ def plot_training_curves(history: pd.DataFrame) -> Figure:
             tasks.setdefault(match["task"], []).append((str(column), match["metric"]))
     fig = _new_figure(4.5 * (1 + len(tasks)), 3.8)
     axes = fig.subplots(1, 1 + len(tasks), squeeze=False)[0]
-    epoch = history["epoch"].to_numpy()
-    axes[0].plot(epoch, history["train_loss"].to_numpy(dtype=np.float64), label="train")
-    axes[0].plot(epoch, history["val_loss"].to_numpy(dtype=np.float64), label="val")
+    for suffix, part in _members(history):
+        epoch = part["epoch"].to_numpy()
+        axes[0].plot(epoch, part["train_loss"].to_numpy(dtype=np.float64), label=f"train{suffix}")
+        axes[0].plot(epoch, part["val_loss"].to_numpy(dtype=np.float64), label=f"val{suffix}")
+        for ax, columns in zip(axes[1:], tasks.values(), strict=True):
+            for column, metric in columns:
+                ax.plot(epoch, part[column].to_numpy(dtype=np.float64), label=f"{metric}{suffix}")
     axes[0].set_title("Loss")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("loss")
     axes[0].legend()
-    for ax, (task, columns) in zip(axes[1:], tasks.items(), strict=True):
-        for column, metric in columns:
-            ax.plot(epoch, history[column].to_numpy(dtype=np.float64), label=metric)
+    for ax, task in zip(axes[1:], tasks, strict=True):
         ax.set_title(f"val {task}")
         ax.set_xlabel("epoch")
         ax.legend()
@@ -264,7 +275,8 @@ def plot_task_losses(history: pd.DataFrame) -> Figure:
     for ``uncertainty`` the learnt ``exp(-log_var)`` of Kendall et al.).
 
     Args:
-        history: the training history (``epoch``, ``train_<task>_loss``, ``val_<task>_loss``, ``weight_<task>``).
+        history: the training history (``epoch``, ``train_<task>_loss``, ``val_<task>_loss``, ``weight_<task>``;
+            an ensemble's also ``member``: one line per member).
 
     Returns:
         Figure with axes titled ``"Per-task loss"`` and ``"Task weights"``.
@@ -276,14 +288,15 @@ def plot_task_losses(history: pd.DataFrame) -> Figure:
         raise ValueError(f"history has no train_<task>_loss column: {list(history.columns)}")
     fig = _new_figure(10, 4)
     left, right = fig.subplots(1, 2)
-    epochs = history["epoch"].to_numpy()
-    for i, task in enumerate(tasks):
-        colour = f"C{i}"
-        left.plot(epochs, history[f"train_{task}_loss"], color=colour, marker="o", label=f"{task} train")
-        if f"val_{task}_loss" in history.columns:
-            left.plot(epochs, history[f"val_{task}_loss"], color=colour, linestyle="--", marker="s", label=f"{task} val")
-        if f"weight_{task}" in history.columns:
-            right.plot(epochs, history[f"weight_{task}"], color=colour, marker="o", label=task)
+    for suffix, part in _members(history):
+        epochs = part["epoch"].to_numpy()
+        for i, task in enumerate(tasks):
+            colour = f"C{i}"
+            left.plot(epochs, part[f"train_{task}_loss"], color=colour, marker="o", label=f"{task} train{suffix}")
+            if f"val_{task}_loss" in part.columns:
+                left.plot(epochs, part[f"val_{task}_loss"], color=colour, linestyle="--", marker="s", label=f"{task} val{suffix}")
+            if f"weight_{task}" in part.columns:
+                right.plot(epochs, part[f"weight_{task}"], color=colour, marker="o", label=f"{task}{suffix}")
     left.set(title="Per-task loss", xlabel="epoch", ylabel="loss (standardised targets)")
     right.set(title="Task weights", xlabel="epoch", ylabel="weight")
     left.legend(fontsize=7)

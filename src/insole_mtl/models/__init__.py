@@ -1,4 +1,4 @@
-"""Multitask models (MobileNetV2 on recurrence plots; 1-D CNN, LSTM/GRU on raw windows)."""
+"""Multitask models (MobileNetV2 on recurrence plots; 1-D CNN, LSTM/GRU on raw windows; ensembles of them)."""
 
 from insole_mtl.models.amplitude import AMPLITUDE_STATISTICS, AmplitudeBranch, amplitude_statistics
 from insole_mtl.models.base import (
@@ -12,6 +12,7 @@ from insole_mtl.models.base import (
     channel_statistics,
 )
 from insole_mtl.models.cnn1d import ResidualCNN1d
+from insole_mtl.models.ensemble import EnsembleModel
 from insole_mtl.models.mobilenet import (
     FIVE_BOTTLENECKS,
     TABLE_II_BOTTLENECKS,
@@ -32,6 +33,7 @@ __all__ = [
     "TABLE_II_BOTTLENECKS",
     "WINDOWS",
     "AmplitudeBranch",
+    "EnsembleModel",
     "ExportWrapper",
     "InvertedResidual",
     "MultitaskMobileNetV2",

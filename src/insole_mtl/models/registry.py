@@ -19,6 +19,7 @@ import torch
 
 from insole_mtl.models.base import MultitaskModel, TaskSpec
 from insole_mtl.models.cnn1d import ResidualCNN1d
+from insole_mtl.models.ensemble import EnsembleModel
 from insole_mtl.models.mobilenet import MultitaskMobileNetV2
 from insole_mtl.models.recurrent import RecurrentMultitaskNet
 
@@ -92,7 +93,8 @@ def rebuild_model(model: MultitaskModel, source: str = "the model") -> Multitask
 
     A model pickled by an earlier version of the project unpickles into today's class with yesterday's
     attributes, and fails deep inside ``forward`` on an attribute added since (``amplitude_linear``, for one);
-    rebuilt, it runs. A model without ``build_spec`` (constructed directly) is returned as it is.
+    rebuilt, it runs. A model without ``build_spec`` (constructed directly) is returned as it is; an ensemble
+    (``build_spec["members"]``) is rebuilt member by member.
 
     Raises:
         ValueError: the state dict does not fit the architecture the spec builds today (names ``source`` and
@@ -102,7 +104,11 @@ def rebuild_model(model: MultitaskModel, source: str = "the model") -> Multitask
     if not spec:
         return model
     with torch.random.fork_rng(devices=[]):  # the throw-away initialisation leaves the caller's RNG where it was
-        fresh = build_model(str(spec["name"]), int(spec["in_channels"]), model.tasks, **dict(spec.get("options") or {}))
+        members = [
+            build_model(str(spec["name"]), int(spec["in_channels"]), model.tasks, **dict(spec.get("options") or {}))
+            for _ in range(int(spec.get("members", 1)))
+        ]
+    fresh = members[0] if len(members) == 1 else EnsembleModel(members)
     missing, unexpected = fresh.load_state_dict(model.state_dict(), strict=False)
     if missing or unexpected:
         raise ValueError(

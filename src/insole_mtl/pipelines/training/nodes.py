@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -12,10 +13,10 @@ import pandas as pd
 import torch
 
 from insole_mtl.encoding.recurrence import recurrence_cell
-from insole_mtl.models import RECURRENCE_PLOTS, build_model, model_input_kind
+from insole_mtl.models import RECURRENCE_PLOTS, EnsembleModel, MultitaskModel, build_model, model_input_kind
 from insole_mtl.tasks import task_specs
 from insole_mtl.training.data import TaskArrays, group_balanced_weights, select_inputs
-from insole_mtl.run_parameters import train_config
+from insole_mtl.run_parameters import ensemble_size, train_config
 from insole_mtl.training.engine import CheckpointStoreLike, train_model
 from insole_mtl.training.weighting import build_weighting
 
@@ -83,16 +84,20 @@ def train_multitask_model(
         tasks: ``params:tasks``; model: ``params:model`` (name, options, tasks); loss_weighting:
             ``params:loss_weighting``; training: ``params:training`` (``TrainConfig`` keys, plus
             ``balance_subjects``: draw every training subject equally often; ``balance_classes``: and every
-            activity class equally often, the subjects within a class equally); recurrence:
-            ``params:recurrence`` (its ``resolution`` sets a plot model's ``recurrence_cell``).
+            activity class equally often, the subjects within a class equally; ``ensemble: N``: train N models
+            from seeds ``seed .. seed + N - 1`` on the same windows and average them, an
+            :class:`~insole_mtl.models.ensemble.EnsembleModel`); recurrence: ``params:recurrence`` (its
+            ``resolution`` sets a plot model's ``recurrence_cell``).
         checkpoints: the ``training_checkpoints`` store (a checkpoint after every epoch; ``training.resume:
-            true`` continues after the newest one); None = no checkpoints.
+            true`` continues after the newest one); None = no checkpoints (nor with ``ensemble > 1``).
         sampling: ``params:sampling``; its ``target_rate_hz`` is recorded in ``model.preprocessing``.
 
     Returns:
         The model with the best validation epoch's weights (CPU, eval mode) twice — the file artifact and
         the MLflow model — the per-epoch history table, the same history as MLflow metric curves, and a
-        training summary (device, precision actually used, best/stopped epoch, wall time).
+        training summary (device, precision actually used, best/stopped epoch, wall time; an ensemble's
+        history has a ``member`` column and its summary ``ensemble`` and per-member ``members``, the
+        top-level epochs being member 0's).
     """
     specs = task_specs(tasks, model.get("tasks"))
     names = [spec.name for spec in specs]
@@ -101,11 +106,16 @@ def train_multitask_model(
     if balance_classes and not balance:
         raise ValueError("training.balance_classes: true needs training.balance_subjects: true (classes are balanced over subjects)")
     config = train_config(training)
-    torch.manual_seed(config.seed)
+    n_members = ensemble_size(training)
     length = int(np.asarray(train_windows).shape[-1])
     options = model_options(model, recurrence, length)
-    net = build_model(str(model["name"]), in_channels=len(channels), tasks=specs, **options)
-    net.preprocessing = {
+
+    def build(seed: int) -> MultitaskModel:
+        torch.manual_seed(seed)
+        return build_model(str(model["name"]), in_channels=len(channels), tasks=specs, **options)
+
+    net = build(config.seed)
+    preprocessing = {
         "channels": list(channels),
         "window_length": length,
         # the rate the windows were cut at: applying the model to new recordings resamples to it
@@ -113,7 +123,6 @@ def train_multitask_model(
         "input_names": list(net.input_names),
         "recurrence": {k: recurrence.get(k) for k in ("percentage", "resolution")} if RECURRENCE_PLOTS in net.input_names else None,
     }
-    weighting = build_weighting(loss_weighting["method"], specs, **weighting_options(loss_weighting, config.seed))
     train = task_arrays(select_inputs(net.input_names, train_plots, train_windows, "train"), train_labels, names)
     val = task_arrays(select_inputs(net.input_names, val_plots, val_windows, "val"), val_labels, names)
     weights = None
@@ -131,24 +140,55 @@ def train_multitask_model(
                 "none: set oversampling.enabled: false or training.bag_size: 1"
             )
         bags = train_labels["recording"].to_numpy()
+    if n_members > 1 and checkpoints is not None:
+        logger.info("training.ensemble=%d: no epoch checkpoints (they hold one training)", n_members)
+    members, histories, member_summaries = [], [], []
     started = time.perf_counter()
-    result = train_model(net, weighting, train, val, specs, config, sample_weights=weights, checkpoints=checkpoints, bags=bags)
-    net.load_state_dict(result.best_state)
-    net.to("cpu").eval()
-    logger.info(
-        "Trained %d epoch(s) (early stop: %s), best validation epoch %d, kept the %s epoch's weights, on %s/%s",
-        result.stopped_epoch, result.stopped_early, result.best_epoch, "best" if config.restore_best else "last",
-        result.device, result.precision,
+    for member in range(n_members):
+        # member 0 is the single model of the same seed: ensemble 1 changes nothing
+        seed = config.seed + member
+        net = net if member == 0 else build(seed)
+        net.preprocessing = dict(preprocessing)
+        member_config = dataclasses.replace(config, seed=seed)
+        weighting = build_weighting(loss_weighting["method"], specs, **weighting_options(loss_weighting, seed))
+        member_started = time.perf_counter()
+        result = train_model(
+            net, weighting, train, val, specs, member_config, sample_weights=weights,
+            checkpoints=checkpoints if n_members == 1 else None, bags=bags,
+        )  # fmt: skip
+        net.load_state_dict(result.best_state)
+        net.to("cpu").eval()
+        logger.info(
+            "Trained %d epoch(s) (early stop: %s), best validation epoch %d, kept the %s epoch's weights, on %s/%s",
+            result.stopped_epoch, result.stopped_early, result.best_epoch, "best" if config.restore_best else "last",
+            result.device, result.precision,
+        )  # fmt: skip
+        members.append(net)
+        histories.append(result.history)
+        member_summaries.append({
+            "seed": seed, "best_epoch": int(result.best_epoch), "stopped_epoch": int(result.stopped_epoch),
+            "stopped_early": bool(result.stopped_early), "train_seconds": time.perf_counter() - member_started,
+        })  # fmt: skip
+        if n_members > 1:
+            elapsed = time.perf_counter() - started
+            logger.info(
+                "Ensemble member %d/%d (seed %d) trained in %.0f s; ETA %.0f s",
+                member + 1, n_members, seed, member_summaries[-1]["train_seconds"], elapsed / (member + 1) * (n_members - member - 1),
+            )  # fmt: skip
+    trained: MultitaskModel = members[0] if n_members == 1 else EnsembleModel(members).eval()
+    history = histories[0] if n_members == 1 else pd.concat(
+        [h.assign(member=i)[["member", *h.columns]] for i, h in enumerate(histories)], ignore_index=True
     )  # fmt: skip
+    first = member_summaries[0]
     summary = {
         "model": str(model["name"]),
-        "input_names": list(net.input_names),
+        "input_names": list(trained.input_names),
         "device": result.device,
         "precision": result.precision,
-        "best_epoch": int(result.best_epoch),
-        "stopped_epoch": int(result.stopped_epoch),
-        "stopped_early": bool(result.stopped_early),
-        "kept_epoch": int(result.best_epoch if config.restore_best else result.stopped_epoch),
+        "best_epoch": first["best_epoch"],
+        "stopped_epoch": first["stopped_epoch"],
+        "stopped_early": first["stopped_early"],
+        "kept_epoch": int(first["best_epoch"] if config.restore_best else first["stopped_epoch"]),
         "train_seconds": time.perf_counter() - started,
         "train_windows": len(train),
         "val_windows": len(val),
@@ -157,12 +197,22 @@ def train_multitask_model(
         "bag_size": config.bag_size,
         "torch_threads": torch.get_num_threads(),
     }
-    return net, net, result.history, history_to_curves(result.history), summary
+    if n_members > 1:
+        summary["ensemble"] = n_members
+        summary["members"] = member_summaries
+    return trained, trained, history, history_to_curves(history), summary
 
 
 def history_to_curves(history: pd.DataFrame) -> dict[str, list[dict[str, float]]]:
-    """Per-epoch history -> ``{metric: [{"step": epoch, "value": v}, ...]}`` for MlflowMetricsHistoryDataset."""
-    curves: dict[str, list[dict[str, float]]] = {}
+    """Per-epoch history -> ``{metric: [{"step": epoch, "value": v}, ...]}`` for MlflowMetricsHistoryDataset;
+    an ensemble's history (a ``member`` column) -> one curve per member, ``member_<i>.<metric>``."""
+    if "member" in history.columns:
+        curves: dict[str, list[dict[str, float]]] = {}
+        for member, part in history.groupby("member", sort=True):
+            for name, points in history_to_curves(part.drop(columns="member")).items():
+                curves[f"member_{int(member)}.{name}"] = points
+        return curves
+    curves = {}
     for column in history.columns:
         if column == "epoch" or not pd.api.types.is_numeric_dtype(history[column]):
             continue
