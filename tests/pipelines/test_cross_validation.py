@@ -104,6 +104,7 @@ def test_report_scores_the_model_and_refits_every_baseline_per_fold():
     assert len(pooled) == len(rows) and sorted(pooled["fold"].unique()) == list(range(5))
     assert metrics["model.weight_mae_subject"]["value"] == pytest.approx(1.0)
     assert [f["test_subjects"] for f in report["per_fold"]] == [2] * 5
+    assert report["per_fold"][0]["training"] == {**summaries[0], "ensemble": 1}  # 1 model unless training.ensemble
     json.dumps(report)  # JSON-ready
 
 

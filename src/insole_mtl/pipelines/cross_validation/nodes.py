@@ -217,7 +217,10 @@ def report_cross_validation(
             "test_windows": int(len(predictions[k])),
             "model": select(model_folds[k], SCORE_KEYS),
             "baselines": {name: baseline_folds[name][k] for name in BASELINE_KEYS},
-            "training": {key: summaries[k].get(key) for key in ("precision", "device", "best_epoch", "stopped_epoch", "train_seconds")},
+            "training": {
+                **{key: summaries[k].get(key) for key in ("precision", "device", "best_epoch", "stopped_epoch", "train_seconds")},
+                "ensemble": int(summaries[k].get("ensemble", 1)),  # models averaged (training.ensemble)
+            },
         }
         for k in range(n_folds)
     ]
