@@ -121,3 +121,31 @@ def test_ensemble_size_is_checked():
     message = "ensemble=3 trains 3 models, resume: true continues one training: set one of them back"
     with pytest.raises(ValueError, match=re.escape(message)):
         ensemble_size({"ensemble": 3, "resume": True})
+
+
+class _Store:
+    """A checkpoint store that records what the node does with it."""
+
+    def __init__(self) -> None:
+        self.saved, self.cleared = [], 0
+
+    def save(self, state, epoch):
+        self.saved.append(epoch)
+
+    def latest(self):
+        return None
+
+    def clear(self) -> int:
+        self.cleared += 1
+        return 2
+
+
+def test_an_ensemble_writes_no_checkpoints_and_empties_the_store():
+    windows, labels = _data()
+    no_plots = np.zeros((0, len(CHANNELS), 32, 4), np.uint8)
+    args = (no_plots, windows, labels, no_plots, windows, labels, CHANNELS, TASKS, MODEL, {"method": "uniform"})
+    single, ensemble = _Store(), _Store()
+    train_multitask_model(*args, TRAINING, {"percentage": 10, "resolution": None}, checkpoints=single)
+    train_multitask_model(*args, {**TRAINING, "ensemble": 2}, {"percentage": 10, "resolution": None}, checkpoints=ensemble)
+    assert single.saved == [1, 2, 3]
+    assert ensemble.saved == [] and ensemble.cleared == 1

@@ -141,7 +141,9 @@ def train_multitask_model(
             )
         bags = train_labels["recording"].to_numpy()
     if n_members > 1 and checkpoints is not None:
-        logger.info("training.ensemble=%d: no epoch checkpoints (they hold one training)", n_members)
+        # the store holds one training: emptied, so that a later `resume: true` cannot continue an unrelated run
+        removed = checkpoints.clear()
+        logger.info("training.ensemble=%d: no epoch checkpoints (they hold one training); removed %d old one(s)", n_members, removed)
     members, histories, member_summaries = [], [], []
     started = time.perf_counter()
     for member in range(n_members):
