@@ -48,6 +48,8 @@ def test_forward_is_the_mean_of_the_members_logits_and_standardised_outputs():
 def test_members_must_share_tasks_inputs_and_target_scaling():
     with pytest.raises(ValueError, match=re.escape("an ensemble needs at least 2 members, got 1")):
         EnsembleModel([member(0)])
+    with pytest.raises(ValueError, match=re.escape("ensemble member 0 is a Linear, not a MultitaskModel")):
+        EnsembleModel([torch.nn.Linear(2, 2), member(0)])
     other = member(1)
     other.set_target_scaling("weight", 71.0, 10.0)
     message = (

@@ -39,10 +39,11 @@ class EnsembleModel(MultitaskModel):
         members = list(members)
         if len(members) < 2:
             raise ValueError(f"an ensemble needs at least 2 members, got {len(members)}")
-        first = members[0]
-        for i, member in enumerate(members[1:], start=1):
+        for i, member in enumerate(members):
             if not isinstance(member, MultitaskModel):
                 raise ValueError(f"ensemble member {i} is a {type(member).__name__}, not a MultitaskModel")
+        first = members[0]
+        for i, member in enumerate(members[1:], start=1):
             for what in ("task_names", "input_names", "embedding_dim"):
                 if getattr(member, what) != getattr(first, what):
                     raise ValueError(
