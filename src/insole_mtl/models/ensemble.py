@@ -66,23 +66,17 @@ class EnsembleModel(MultitaskModel):
         spec = first.build_spec
         self.build_spec = {**spec, "members": len(members)} if spec else None
 
+    # the first member's primary input and amplitude branch: the base class's input_names and has_amplitude
+    # follow from them
     @property
     def primary_input(self) -> str:  # type: ignore[override]
         return self.members[0].primary_input
-
-    @property
-    def input_names(self) -> tuple[str, ...]:
-        return self.members[0].input_names
 
     @property
     def amplitude(self):  # type: ignore[override]
         """The first member's amplitude branch (every member's holds the same training statistics): what
         ``insole_infer``'s unit check reads."""
         return self.members[0].amplitude
-
-    @property
-    def has_amplitude(self) -> bool:
-        return self.members[0].has_amplitude
 
     def embed(self, *inputs: torch.Tensor) -> torch.Tensor:
         """The members' embeddings side by side, ``(b, N * d)`` float32."""
