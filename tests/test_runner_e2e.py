@@ -5,8 +5,10 @@
   with the same ``cross_validation.json`` scores and the same MLflow runs as SequentialRunner.
 * ``insole_mtl_protocol``: the same protocol tables (timing columns aside).
 
-Each run works in its own temporary copy of the project (tests/pipelines/_project.py). On CPU fp32 with one
-thread per process the project is deterministic, so the scores are compared exactly.
+Each run works in its own temporary copy of the project (tests/pipelines/_project.py); the SequentialRunner
+references are the session's shared finished runs (tests/pipelines/_finished_run.py, also read by the pipelines'
+end-to-end tests). On CPU fp32 with one thread per process the project is deterministic, so the scores are
+compared exactly.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipelines._finished_run import finished_run
 from pipelines._project import ROOT, copy_project, kedro_environ
 
 DASK = "--runner=insole_mtl.runner.DaskRunner"
@@ -61,8 +64,7 @@ def _mlflow_runs(work: Path) -> tuple[list[str], list[tuple[str, str]]]:
 
 @pytest.fixture(scope="module")
 def cv_runs(tmp_path_factory):
-    sequential = copy_project(tmp_path_factory.mktemp("cv_sequential"))
-    _kedro(sequential, "--pipeline=insole_mtl_cv")
+    sequential = finished_run(tmp_path_factory.getbasetemp(), "insole_mtl_cv")  # shared with tests/pipelines
     dask = copy_project(tmp_path_factory.mktemp("cv_dask"))
     marker = dask / "killed_worker.txt"
     log = _kedro(
@@ -114,8 +116,7 @@ def _tables(work: Path) -> dict[str, pd.DataFrame]:
 
 @pytest.mark.e2e
 def test_protocol_on_two_workers_gives_the_sequential_tables(tmp_path_factory):
-    sequential = copy_project(tmp_path_factory.mktemp("protocol_sequential"))
-    _kedro(sequential, "--pipeline=insole_mtl_protocol")
+    sequential = finished_run(tmp_path_factory.getbasetemp(), "insole_mtl_protocol")  # shared with tests/pipelines
     dask = copy_project(tmp_path_factory.mktemp("protocol_dask"))
     log = _kedro(dask, "--pipeline=insole_mtl_protocol", DASK)
     expected, got = _tables(sequential), _tables(dask)

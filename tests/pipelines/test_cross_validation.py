@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -17,7 +15,7 @@ from insole_mtl.pipelines.cross_validation.nodes import check_cv_parameters, rep
 from insole_mtl.pipelines.cross_validation.pipeline import N_FOLDS, create_pipeline, fold_namespace
 from insole_mtl.pipelines.template import run_template
 
-from ._project import copy_project, kedro_environ
+from ._finished_run import finished_run
 
 CV = {"split": "subject", "allow_leakage": False, "seed": 3, "val_fraction": 0.25, "stratify": True, "gait_features": None}
 
@@ -121,13 +119,7 @@ def test_every_fold_is_the_run_template_under_its_namespace():
 
 @pytest.fixture(scope="module")
 def cv_project(tmp_path_factory):
-    work = copy_project(tmp_path_factory.mktemp("cv_project"))
-    result = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--pipeline=insole_mtl_cv", "--env=test"],
-        cwd=work, env=kedro_environ(), capture_output=True, text=True, timeout=1200,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
-    return work
+    return finished_run(tmp_path_factory.getbasetemp(), "insole_mtl_cv")
 
 
 @pytest.mark.e2e

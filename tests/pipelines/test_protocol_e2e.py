@@ -1,20 +1,17 @@
 """One ``kedro run --pipeline=insole_mtl_protocol --env=test`` (2 folds x 1 seed, 8 variants, tiny windows).
 
-The project (pyproject.toml, conf/, src/) is copied into a temporary folder so outputs, mlflow.db and mlruns/
-never touch the checkout. Checks that every table and figure is written (versioned) and that every table
+The run is the session's shared one (tests/pipelines/_finished_run.py, also the Dask runner's sequential
+reference), in a temporary copy of the project so outputs, mlflow.db and mlruns/ never touch the checkout. Checks that every table and figure is written (versioned) and that every table
 number is the mean of MLflow child runs nested under the protocol's run.
 """
 
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ._project import copy_project, kedro_environ
+from ._finished_run import finished_run
 
 TABLES = ("iii", "iv", "v", "vi", "a", "extras", "complexity")
 FIGURES = ("tsne_embedding", "fsr3_by_weight", "forest_importances")
@@ -22,17 +19,7 @@ FIGURES = ("tsne_embedding", "fsr3_by_weight", "forest_importances")
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    work = copy_project(tmp_path_factory.mktemp("protocol"))
-    env = kedro_environ()
-    start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--pipeline=insole_mtl_protocol", "--env=test"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    wall = time.perf_counter() - start
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
-    print(f"protocol e2e: kedro run took {wall:.0f} s")
-    return work
+    return finished_run(tmp_path_factory.getbasetemp(), "insole_mtl_protocol")
 
 
 def _latest(folder: Path) -> Path:
