@@ -51,10 +51,6 @@ FORMULATIONS: tuple[str, ...] = (
 _EXACT = {"float64": "direct", "float64_symmetric": "symmetric"}
 
 
-def _eps(x: torch.Tensor, fraction: float) -> torch.Tensor:
-    return fraction * (torch.amax(x, dim=-1) - torch.amin(x, dim=-1))
-
-
 class PlotBlock(nn.Module):
     """One float32 formulation of the counts (module docstring): ``(b, C, L)`` -> ``(b, C, L/k, L/k)`` float32."""
 
@@ -69,7 +65,7 @@ class PlotBlock(nn.Module):
         k = self.cell
         b, c, length = x.shape
         n = length // k
-        eps = _eps(x, self.fraction)
+        eps = rw.recurrence_threshold(x, self.fraction)
         if self.formulation == "float32_symmetric":
             return rw.symmetric_counts(x, eps, k)
         if self.formulation == "float32_block_layout":

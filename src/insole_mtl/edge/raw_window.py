@@ -101,7 +101,7 @@ class RecurrenceCounts(nn.Module):
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         x = windows.to(torch.float64)
-        eps = self.fraction * (torch.amax(x, dim=-1) - torch.amin(x, dim=-1))  # (b, C)
+        eps = recurrence_threshold(x, self.fraction)
         if self.formulation == "symmetric":
             return symmetric_counts(x, eps, self.cell)
         plots = (torch.abs(x.unsqueeze(-1) - x.unsqueeze(-2)) < eps.unsqueeze(-1).unsqueeze(-1)).to(torch.float32)
@@ -111,6 +111,11 @@ class RecurrenceCounts(nn.Module):
         ones = torch.ones(1, 1, self.cell, self.cell, dtype=plots.dtype)
         counts = nn.functional.conv2d(plots.reshape(b * c, 1, length, length), ones, stride=self.cell)
         return counts.reshape(b, c, length // self.cell, length // self.cell)
+
+
+def recurrence_threshold(x: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The encoder's ``eps`` of every window channel: ``fraction`` of its range, ``(b, C, L) -> (b, C)`` in x's dtype."""
+    return fraction * (torch.amax(x, dim=-1) - torch.amin(x, dim=-1))
 
 
 def symmetric_counts(x: torch.Tensor, eps: torch.Tensor, cell: int) -> torch.Tensor:
