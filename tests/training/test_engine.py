@@ -546,3 +546,109 @@ def test_bag_training_needs_bags_and_labels_shared_within_a_recording() -> None:
         train_model(TinyModel(48), SumWeighting(), train, val, TASKS, _config(max_epochs=1, bag_size=4), bags=bags)
     with pytest.raises(ValueError, match=re.escape("TrainConfig.bag_size must be <= batch_size=16, got 32")):
         _config(bag_size=32)
+
+
+# --------------------------------------------------------------------------------- force scaling
+def test_scale_forces_rescales_the_window_and_the_physical_labels_exactly() -> None:
+    plots = torch.ones(2, 1, 2, 2)
+    window = torch.tensor([[[1.0, 2.0]], [[4.0, 8.0]]])  # (2, 1, 2)
+    targets = {"weight": torch.tensor([0.0, 1.0]), "speed": torch.tensor([0.5, float("nan")]), "activity": torch.tensor([1, 0])}
+    (plots_out, window_out), out = engine.scale_forces(
+        (plots, window), targets, torch.tensor([2.0, 0.5]), {"weight": (70.0, 10.0), "speed": (4.0, 2.0)}
+    )
+    assert plots_out is plots  # recurrence plots do not change with the force level
+    assert window_out.tolist() == [[[2.0, 4.0]], [[2.0, 4.0]]]
+    # weight 70 kg -> 140 kg (z 7), 80 kg -> 40 kg (z -3); speed 5 km/h -> 10 km/h (z 3), unlabelled stays NaN
+    assert out["weight"].tolist() == [7.0, -3.0]
+    assert out["speed"][0].item() == 3.0 and math.isnan(out["speed"][1].item())
+    assert out["activity"] is targets["activity"]
+
+
+def test_force_scaling_factors_are_one_per_bag_within_the_range_and_seeded() -> None:
+    factors = engine.force_scaling_factors(50, 4, 0.2, torch.Generator().manual_seed(3))
+    assert factors.shape == (200,) and factors.dtype == torch.float32
+    per_bag = factors.reshape(50, 4)
+    assert (per_bag == per_bag[:, :1]).all()
+    assert factors.min() >= 0.8 and factors.max() <= 1.2 and per_bag[:, 0].unique().numel() == 50
+    again = engine.force_scaling_factors(50, 4, 0.2, torch.Generator().manual_seed(3))
+    assert torch.equal(factors, again)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ([0.1], TypeError, "TrainConfig.force_scaling must be a mapping or None, got list"),
+        ({"half_width": 0.1}, ValueError, "TrainConfig.force_scaling needs exactly the keys ['half_width', 'tasks'], got ['half_width']"),
+        ({"half_width": 1.0, "tasks": ["weight"]}, ValueError, "TrainConfig.force_scaling.half_width must be a number in (0, 1), got 1.0"),
+        ({"half_width": True, "tasks": ["weight"]}, ValueError, "TrainConfig.force_scaling.half_width must be a number in (0, 1), got True"),
+        ({"half_width": 0.1, "tasks": "weight"}, ValueError, "TrainConfig.force_scaling.tasks must be a non-empty list of task names, got 'weight'"),
+        ({"half_width": 0.1, "tasks": []}, ValueError, "TrainConfig.force_scaling.tasks must be a non-empty list of task names, got []"),
+    ],
+)  # fmt: skip
+def test_force_scaling_options_are_checked(options, error, message) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        _config(force_scaling=options)
+
+
+class WindowRecordingModel(TinyModel):
+    """TinyModel that reads the raw window (the contract ``force_scaling`` needs) and records the first two values
+    of every training window it sees."""
+
+    input_names = ("windows",)
+
+    def __init__(self, in_features: int) -> None:
+        super().__init__(in_features)
+        self.seen: list[list[float]] = []
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.training:
+            self.seen.extend(x[:, 0, :2].tolist())
+        return super().forward(x)
+
+
+def test_force_scaling_trains_on_rescaled_bags_with_their_labels_rescaled(monkeypatch: pytest.MonkeyPatch) -> None:
+    train, bags = _bagged_split(16, 4, 1)
+    train.inputs[:, 0, 0] = np.arange(1, 65)  # window i reads i + 1 first, then 1: a seen window says i and s
+    train.inputs[:, 0, 1] = 1.0
+    val, _ = _bagged_split(8, 2, 2)
+    seen_targets: list[torch.Tensor] = []
+    original = engine.masked_task_losses
+    monkeypatch.setattr(engine, "masked_task_losses", lambda outputs, targets, *a, **k: (seen_targets.append(targets.get("speed", torch.full_like(outputs["speed"], float("nan")))), original(outputs, targets, *a, **k))[1])  # fmt: skip
+    torch.manual_seed(0)
+    model = WindowRecordingModel(48)
+    config = _config(max_epochs=2, batch_size=8, bag_size=4, force_scaling={"half_width": 0.25, "tasks": ["speed"]})
+    result = train_model(model, SumWeighting(), train, val, TASKS, config, bags=bags)
+    loc, scale = result.target_scaling["speed"]
+    seen = np.asarray(model.seen).reshape(-1, 4, 2)  # (bags, windows of the bag, (value, factor)), in training order
+    factors = seen[:, :, 1]
+    windows = np.rint(seen[:, :, 0] / factors).astype(int) - 1
+    targets = torch.cat(seen_targets).detach().numpy()  # the pooled bag targets: one per bag (NaN: a batch without)
+    assert len(seen) == len(targets) == 2 * 16
+    assert (factors == factors[:, :1]).all() and factors.min() >= 0.75 and factors.max() <= 1.25
+    assert len(np.unique(factors[:, 0])) == len(factors)  # a fresh factor for every bag
+    assert all(len(set(bags[w])) == 1 for w in windows)  # still whole bags of one recording
+    labels = train.targets["speed"][windows[:, 0]]
+    np.testing.assert_array_equal(np.isnan(targets), np.isnan(labels))
+    known = ~np.isnan(labels)
+    assert known.sum() > 10
+    np.testing.assert_allclose(targets[known] * scale + loc, labels[known] * factors[known, 0], rtol=1e-5)
+    # the same seed repeats the draws
+    torch.manual_seed(0)
+    again = WindowRecordingModel(48)
+    train_model(again, SumWeighting(), train, val, TASKS, config, bags=bags)
+    assert again.seen == model.seen
+
+
+def test_force_scaling_needs_a_regression_task_and_a_model_that_reads_the_raw_window() -> None:
+    train, val = _split(16, 1), _split(8, 2)
+    config = _config(max_epochs=1, force_scaling={"half_width": 0.1, "tasks": ["weight"]})
+    with pytest.raises(ValueError, match=re.escape("training.force_scaling.tasks ['weight'] are not regression tasks of this run (['speed'])")):
+        train_model(WindowRecordingModel(48), SumWeighting(), train, val, TASKS, config)
+    config = _config(max_epochs=1, force_scaling={"half_width": 0.1, "tasks": ["speed"]})
+    message = ("training.force_scaling rescales the raw window, but TinyModel reads []: use a raw-signal model or "
+               "model.options.amplitude_features: true")  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train_model(TinyModel(48), SumWeighting(), train, val, TASKS, config)
+    plots = build_model("mobilenetv2", 3, SPEC_TASKS, recurrence_cell=4)
+    with pytest.raises(ValueError, match=re.escape("but MultitaskMobileNetV2 reads ['recurrence_plots']")):
+        train_model(plots, SumWeighting(), _two_input_split(8, 1), _two_input_split(4, 2), SPEC_TASKS, config)

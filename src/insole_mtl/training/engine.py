@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from insole_mtl.models.base import WINDOWS
 from insole_mtl.training.data import (
     BatchLoader,
     InputTransform,
@@ -115,6 +116,13 @@ class TrainConfig:
             or a subject's windows — so a window without evidence need not fake confidence. Needs every label
             constant within a recording (:func:`train_model`'s ``bags``); validation and prediction stay per
             window (the history's training losses are then means over bags).
+        force_scaling: None (the paper), or ``{"half_width": r, "tasks": [...]}``: every training bag (every window
+            when ``bag_size`` is 1) is taken as the same walk by a wearer ``s`` times as heavy, ``s ~ U(1 - r, 1 + r)``
+            drawn per bag: its raw window (the model's last input, sensor units) is multiplied by ``s`` and so is the
+            physical label of each listed regression task (body weight: insole force is body weight × g × a
+            dynamic factor). The recurrence plots are unchanged by the rescaling, so they are not touched. Draws
+            come from a generator seeded by ``seed`` and the epoch (a resumed run repeats them). Validation and
+            prediction are never rescaled.
         deterministic: ``torch.use_deterministic_algorithms(True)``, cuDNN deterministic without benchmark, and
             ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset, so a CUDA fp32 run repeats bit for bit (slower; an
             operation without a deterministic kernel then raises instead of running). CPU fp32 runs are
@@ -144,6 +152,7 @@ class TrainConfig:
     resume: bool = False
     deterministic: bool = False
     bag_size: int = 1
+    force_scaling: dict | None = None
 
     def __post_init__(self) -> None:
         positive = {
@@ -186,6 +195,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.bag_size must be <= batch_size={self.batch_size}, got {self.bag_size}")
         if self.ema_teacher is not None:
             object.__setattr__(self, "ema_teacher", _check_ema(self.ema_teacher))
+        if self.force_scaling is not None:
+            object.__setattr__(self, "force_scaling", _check_force_scaling(self.force_scaling))
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
@@ -199,8 +210,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig parameter(s) {unknown}; allowed: {sorted(fields)}")
         values = dict(params)
-        if values.get("ema_teacher") is not None:
-            values["ema_teacher"] = dict(values["ema_teacher"])
+        for name in ("ema_teacher", "force_scaling"):
+            if isinstance(values.get(name), Mapping):
+                values[name] = dict(values[name])
         return cls(**values)
 
 
@@ -216,6 +228,51 @@ def _check_ema(options: Mapping[str, Any]) -> dict[str, float]:
     if merged["lambda"] < 0 or merged["tau"] <= 0:
         raise ValueError(f"ema_teacher.lambda must be >= 0 and tau > 0, got {merged['lambda']}, {merged['tau']}")
     return merged
+
+
+def _check_force_scaling(options: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(options, Mapping):
+        raise TypeError(f"TrainConfig.force_scaling must be a mapping or None, got {type(options).__name__}")
+    if set(options) != {"half_width", "tasks"}:
+        raise ValueError(f"TrainConfig.force_scaling needs exactly the keys ['half_width', 'tasks'], got {sorted(options)}")
+    half_width, tasks = options["half_width"], options["tasks"]
+    if isinstance(half_width, bool) or not isinstance(half_width, (int, float)) or not 0 < half_width < 1:
+        raise ValueError(f"TrainConfig.force_scaling.half_width must be a number in (0, 1), got {half_width!r}")
+    if isinstance(tasks, str) or not tasks or not all(isinstance(t, str) for t in tasks):
+        raise ValueError(f"TrainConfig.force_scaling.tasks must be a non-empty list of task names, got {tasks!r}")
+    return {"half_width": float(half_width), "tasks": list(tasks)}
+
+
+def force_scaling_factors(n_bags: int, bag_size: int, half_width: float, generator: torch.Generator) -> Tensor:
+    """``(n_bags * bag_size,)`` float32 factors ``s ~ U(1 - half_width, 1 + half_width)``, one per bag, repeated over
+    its ``bag_size`` consecutive windows."""
+    draws = 1.0 + half_width * (2.0 * torch.rand(n_bags, generator=generator) - 1.0)
+    return draws.repeat_interleave(bag_size)
+
+
+def scale_forces(
+    inputs: tuple[Tensor, ...],
+    targets: Mapping[str, Tensor],
+    factors: Tensor,
+    scaled: Mapping[str, tuple[float, float]],
+) -> tuple[tuple[Tensor, ...], dict[str, Tensor]]:
+    """The same windows worn by wearers ``factors`` ``(b,)`` times as heavy.
+
+    The last input (the raw window ``(b, C, L)``, sensor units) is multiplied by its window's factor; each task in
+    ``scaled`` (``{task: (loc, scale)}``, the target standardisation) has its standardised target ``z`` of physical
+    label ``y = z * scale + loc`` replaced by that of ``y * factor``: ``z * s + (s - 1) * loc / scale``. NaN
+    (unlabelled) stays NaN; other inputs and targets pass unchanged.
+    """
+    *rest, window = inputs
+    factors = factors.to(device=window.device)
+    window = window * factors.to(window.dtype).view(-1, *([1] * (window.dim() - 1)))
+    out = dict(targets)
+    for name, (loc, scale) in scaled.items():
+        if name in out:
+            z = out[name]
+            s = factors.to(z.dtype)
+            out[name] = z * s + (s - 1.0) * (loc / scale)
+    return (*rest, window), out
 
 
 @dataclass
@@ -427,6 +484,10 @@ class _StepContext:
     teacher: EmaTeacher | None
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     bag_size: int = 1
+    #: force_scaling's half width, the ``{task: (loc, scale)}`` it rescales, and the seed of its draws
+    force_half_width: float = 0.0
+    force_tasks: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    force_seed: int = 0
 
 
 def pool_bags(outputs: Mapping[str, Tensor], bag_size: int) -> dict[str, Tensor]:
@@ -461,6 +522,7 @@ def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs:
     wait = 0.0
     start = last_log = time.perf_counter()
     iterator = iter(loader)
+    force_generator = torch.Generator().manual_seed(ctx.force_seed * 100_003 + epoch) if ctx.force_half_width else None
     while True:
         t0 = time.perf_counter()
         try:
@@ -468,6 +530,10 @@ def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs:
         except StopIteration:
             break
         wait += time.perf_counter() - t0
+        if force_generator is not None:
+            batch = as_tuple(x)[-1].shape[0]
+            factors = force_scaling_factors(batch // ctx.bag_size, ctx.bag_size, ctx.force_half_width, force_generator)
+            x, targets = scale_forces(as_tuple(x), targets, factors, ctx.force_tasks)
         with autocast_context(ctx.device, ctx.precision):
             outputs = ctx.forward(*as_tuple(x))
         if ctx.bag_size > 1:  # one sample per bag: the mean output against the bag's (shared) labels
@@ -780,6 +846,7 @@ def train_model(
     scaling = target_scaling(tasks, train.targets)
     for name, (loc, scale) in scaling.items():
         model.set_target_scaling(name, loc, scale)
+    force_tasks = _force_scaled_tasks(config.force_scaling, model, scaling)
     train_std = standardised_targets(TaskArrays(train.inputs, {n: train.targets[n] for n in names}), scaling)
     val_std = standardised_targets(TaskArrays(val.inputs, {n: val.targets[n] for n in names}), scaling)
     transform = input_transform if input_transform is not None else default_input_transform(train.inputs)
@@ -804,6 +871,8 @@ def train_model(
         ema = config.ema_teacher
         teacher = EmaTeacher(model, decay=ema["decay"], lam=ema["lambda"], tau=ema["tau"])
     ctx = _StepContext(model, forward, weighting, optimizer, scaler, tasks, device, precision, teacher, bag_size=config.bag_size)
+    if force_tasks:
+        ctx.force_half_width, ctx.force_tasks, ctx.force_seed = config.force_scaling["half_width"], force_tasks, config.seed
 
     common = {"device": device, "input_transform": transform, "channels_last": config.channels_last}
     train_loader = BatchLoader(
@@ -935,6 +1004,25 @@ def train_model(
         input_transform=transform,
         target_scaling=scaling,
     )
+
+
+def _force_scaled_tasks(
+    options: Mapping[str, Any] | None, model: nn.Module, scaling: Mapping[str, tuple[float, float]]
+) -> dict[str, tuple[float, float]]:
+    """``{task: (loc, scale)}`` that ``force_scaling`` rescales (empty without it); refuses tasks that are not this
+    run's regression tasks and models that do not read the raw window last."""
+    if options is None:
+        return {}
+    unknown = [t for t in options["tasks"] if t not in scaling]
+    if unknown:
+        raise ValueError(f"training.force_scaling.tasks {unknown} are not regression tasks of this run ({sorted(scaling)})")
+    inputs = tuple(getattr(model, "input_names", ()))
+    if not inputs or inputs[-1] != WINDOWS:
+        raise ValueError(
+            f"training.force_scaling rescales the raw window, but {type(model).__name__} reads {list(inputs)}: use a raw-"
+            "signal model or model.options.amplitude_features: true"
+        )
+    return {t: scaling[t] for t in options["tasks"]}
 
 
 def _log_epoch(
