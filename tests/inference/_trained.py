@@ -9,13 +9,12 @@ session's base temp folder (a lock file serialises pytest-xdist workers), the ot
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from pipelines._project import copy_project, kedro_environ
+from pipelines._project import built_once, kedro_environ
 
 #: the training cohort of conf/test/parameters.yml, as insole_infer parameters
 SAME_COHORT = "inference_synthetic.n_subjects=9,inference_synthetic.seed=3,inference_synthetic.duration_scale=0.2"
@@ -33,19 +32,13 @@ def kedro(work: Path, *args: str, timeout: int = 900) -> str:
 
 def ensure_trained_project(base: Path) -> Path:
     """The shared project under ``base`` (pytest's ``tmp_path_factory.getbasetemp()``), built on first use."""
-    work = base / "insole_trained_project"
-    done = base / "insole_trained_project.done"
-    with open(base / "insole_trained_project.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
-            if work.exists():
-                shutil.rmtree(work)
-            copy_project(work)
-            kedro(work, "run", "--pipelines=insole_mtl", "--env=test", "--params=loss_weighting.method=uniform")
-            kedro(work, "run", "--pipelines=insole_mtl", "--env=test")
-            kedro(work, "run", "--pipelines=insole_infer", "--env=test", f"--params={SAME_COHORT}")
-            out = work / "data" / "test" / "07_model_output"
-            shutil.copy(out / "predictions.csv", out / "same_cohort_predictions.csv")
-            kedro(work, "run", "--pipelines=insole_infer", "--env=test")
-            done.write_text("ok")
-    return work
+    return built_once(base, "insole_trained_project", _train_and_infer)
+
+
+def _train_and_infer(work: Path) -> None:
+    kedro(work, "run", "--pipelines=insole_mtl", "--env=test", "--params=loss_weighting.method=uniform")
+    kedro(work, "run", "--pipelines=insole_mtl", "--env=test")
+    kedro(work, "run", "--pipelines=insole_infer", "--env=test", f"--params={SAME_COHORT}")
+    out = work / "data" / "test" / "07_model_output"
+    shutil.copy(out / "predictions.csv", out / "same_cohort_predictions.csv")
+    kedro(work, "run", "--pipelines=insole_infer", "--env=test")

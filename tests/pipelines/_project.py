@@ -5,8 +5,10 @@ Outputs, mlflow.db and mlruns/ land in the copy, never in the checkout.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,3 +33,20 @@ def kedro_environ() -> dict[str, str]:
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(ROOT / "src")}
     env.pop("KEDRO_ENV", None)
     return env
+
+
+def built_once(base: Path, name: str, build: Callable[[Path], None]) -> Path:
+    """``base / name``: a copy of the project (:func:`copy_project`) that ``build`` ran in, built on first use.
+
+    ``base`` is pytest's ``tmp_path_factory.getbasetemp()``, so the copy is shared by every test of the session; a
+    lock file serialises pytest-xdist workers, and a copy whose build did not finish is built afresh.
+    """
+    work, done = base / name, base / f"{name}.done"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if work.exists():
+                shutil.rmtree(work)
+            build(copy_project(work))
+            done.write_text("ok")
+    return work

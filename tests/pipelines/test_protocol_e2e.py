@@ -1,8 +1,9 @@
 """One ``kedro run --pipeline=insole_mtl_protocol --env=test`` (2 folds x 1 seed, 8 variants, tiny windows).
 
 The run is the session's shared one (tests/pipelines/_finished_run.py, also the Dask runner's sequential
-reference), in a temporary copy of the project so outputs, mlflow.db and mlruns/ never touch the checkout. Checks that every table and figure is written (versioned) and that every table
-number is the mean of MLflow child runs nested under the protocol's run.
+reference), in a temporary copy of the project so outputs, mlflow.db and mlruns/ never touch the checkout. Checks
+that every table and figure is written (versioned) and that every table number is the mean of MLflow child runs
+nested under the protocol's run.
 """
 
 import sqlite3
