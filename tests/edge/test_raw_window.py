@@ -30,7 +30,7 @@ def _perturb(model):
     return model.eval()
 
 
-@pytest.mark.parametrize("formulation", ["direct", "symmetric"])
+@pytest.mark.parametrize("formulation", ["direct", "symmetric", "folded"])
 @pytest.mark.parametrize("cell", [1, 4, 2, 10])
 def test_graph_plots_are_bit_identical_to_the_encoder(cell, formulation):
     w = windows(6, seed=4)
@@ -46,6 +46,13 @@ def test_graph_plots_are_bit_identical_to_the_encoder(cell, formulation):
     assert got[0, 3].sum() == 0
 
 
+def test_folded_counts_on_an_odd_number_of_cells():
+    """15 cells a side (150 samples, cells of 10): the offsets 0..7 meet every unordered pair exactly once."""
+    w = np.ascontiguousarray(windows(4, seed=6)[..., :150])
+    expected = encode_recurrence_plots(w, 10.0, resolution=15).astype(np.float32)
+    np.testing.assert_array_equal(rw.RecurrenceCounts(10.0, 10, "folded")(torch.as_tensor(w)).numpy(), expected)
+
+
 @pytest.mark.parametrize("cell", [2, 10])
 def test_exported_plot_formulations_give_the_encoders_counts(cell):
     """In ONNX Runtime too; cell 10 (k² = 100, not a power of two) is where ``AveragePool * k²`` was off by 4e-6."""
@@ -57,18 +64,33 @@ def test_exported_plot_formulations_give_the_encoders_counts(cell):
         np.testing.assert_array_equal(rw.run_raw(rw.stock_session(graph), w)["counts"], expected)
 
 
-def test_auto_takes_the_symmetric_formulation_from_cells_of_4():
+def test_auto_takes_the_folded_formulation_from_cells_of_2():
     chosen = {cell: rw.RecurrenceCounts(10.0, cell).formulation for cell in (1, 2, 4, 8)}
-    assert chosen == {1: "direct", 2: "direct", 4: "symmetric", 8: "symmetric"}
+    assert chosen == {1: "direct", 2: "folded", 4: "folded", 8: "folded"}
 
 
 def test_an_unknown_plot_formulation_is_refused_by_name():
-    with pytest.raises(ValueError, match=r"unknown plot formulation 'sorted'; expected one of \['auto', 'direct', 'symmetric'\]"):
+    with pytest.raises(ValueError, match=r"unknown plot formulation 'sorted'; expected one of \['auto', 'direct', 'symmetric', 'folded'\]"):
         rw.RecurrenceCounts(10.0, 4, "sorted")
 
 
-def test_the_symmetric_block_compares_each_pair_once_and_needs_no_pool():
-    """What makes it faster in ORT: one Less over (b, C, k, L/k, L), no Abs, no Conv/AveragePool."""
+@pytest.mark.parametrize(
+    ("n", "partner", "layout"),
+    [
+        # 4 cells, offsets 0..2: (I, I), (I, I+1), (I, I+2 mod 4); cell (1, 0) is the mirrored (0, 1) at offset 1
+        (4, [0, 1, 2, 3, 1, 2, 3, 0, 2, 3, 0, 1], [0, 4, 8, 7, 4, 1, 5, 9, 10, 5, 2, 6, 7, 11, 6, 3]),
+        # 3 cells, offsets 0..1 cover every unordered pair exactly once
+        (3, [0, 1, 2, 1, 2, 0], [0, 3, 5, 3, 1, 4, 5, 4, 2]),
+    ],
+)
+def test_folded_indices_pair_every_cell_with_the_next_n_over_2(n, partner, layout):
+    got_partner, got_layout = rw.folded_cell_indices(n)
+    assert got_partner.tolist() == partner and got_layout.tolist() == layout
+
+
+def test_the_symmetric_and_folded_blocks_compare_once_and_need_no_pool():
+    """What makes them faster in ORT: one Less over (b, C, k, L/k, L) and no Abs, or one Abs and one Less over
+    about half the pairs; no Conv/AveragePool in either."""
     ops = {
         name: [n.op_type for n in onnx.load_from_string(
             rw.export_window_module(rw.RecurrenceCounts(10.0, 4, name), torch.zeros(2, 14, 160), ["counts"])
@@ -76,7 +98,8 @@ def test_the_symmetric_block_compares_each_pair_once_and_needs_no_pool():
         for name in rw.PLOT_FORMULATIONS
     }  # fmt: skip
     assert {"Abs", "Conv"} <= set(ops["direct"]) and not {"Abs", "Conv", "AveragePool"} & set(ops["symmetric"])
-    assert ops["direct"].count("Less") == ops["symmetric"].count("Less") == 1
+    assert ops["direct"].count("Less") == ops["symmetric"].count("Less") == ops["folded"].count("Less") == 1
+    assert ops["folded"].count("Abs") == 1 and not {"Conv", "AveragePool"} & set(ops["folded"])
 
 
 def test_onnx_graph_reads_only_raw_windows_and_computes_the_same_plots():
@@ -127,6 +150,14 @@ def test_raw_signal_models_export_too():
     np.testing.assert_allclose(outputs["speed"], inference.predict_windows(model, w, pre)["speed"], rtol=1e-5, atol=1e-4)
 
 
+def test_the_benchmark_of_a_raw_signal_model_times_its_one_graph_as_the_reference():
+    """No plot block: the literal graph is the fp32 graph itself (exported once), and both score the same."""
+    model = _perturb(small_model("cnn1d", resolution=None, width=8, amplitude_features=True))
+    report, _ = benchmark_raw_window(model, windows(6, seed=3), None, windows(8, seed=4), warmup=1, repeats=3)
+    assert report["plot_formulation"] == "none"
+    assert report["agreement_vs_insole_infer"]["stock_fp32"] == report["agreement_vs_insole_infer"]["edge_fp32"]
+
+
 def test_default_variant_follows_the_cpu_flags():
     assert rw.default_variant({"avx2", "avx512f", "avx512_vnni"}) == "int8"
     assert rw.default_variant({"avx2", "avx_vnni"}) == "int8"
@@ -171,6 +202,7 @@ def test_trained_model_edge_paths_agree_and_the_benchmark_reports_every_path(tra
     assert report["int8_scopes"]["feature_maps"]["max_abs_diff_weight"] == int8["max_abs_diff_weight"]
     assert all(row["median_ms"] > 0 for row in report["latency"].values())
     assert report["default_variant"] == rw.default_variant()
+    assert report["plot_formulation"] == rw.PlotInputs(model).encoder.formulation
     assert len(graphs["int8"]) < 0.7 * len(graphs["fp32"])  # int8 weights
     # the default int8 scope (feature maps only) keeps the regressions closer than quantising every op
     coarse = report["int8_scopes"]["all"]

@@ -53,17 +53,17 @@ INPUT = "windows"
 PROBABILITY = "activity_probability"
 #: variants of :func:`build_edge_variants`
 VARIANTS: tuple[str, ...] = ("fp32", "int8")
-#: formulations of the in-graph recurrence counts (:class:`RecurrenceCounts`), both exact
-PLOT_FORMULATIONS: tuple[str, ...] = ("direct", "symmetric")
-#: smallest cell ``k`` for which ``auto`` takes the symmetric formulation (measured, :class:`RecurrenceCounts`)
-SYMMETRIC_MIN_CELL = 4
+#: formulations of the in-graph recurrence counts (:class:`RecurrenceCounts`), all exact
+PLOT_FORMULATIONS: tuple[str, ...] = ("direct", "symmetric", "folded")
+#: smallest cell ``k`` for which ``auto`` takes the folded formulation (measured, :class:`RecurrenceCounts`)
+FOLDED_MIN_CELL = 2
 
 
 class RecurrenceCounts(nn.Module):
     """Raw windows ``(b, C, L)`` float32 -> recurrence plots ``(b, C, L, L)`` (0/1) or counts per ``k x k`` cell
     ``(b, C, L/k, L/k)`` (0..k²), float32, computed in float64 like the training encoder.
 
-    Two formulations, both BIT-IDENTICAL to the encoder (``tests/edge/test_raw_window.py``), told apart only by
+    Three formulations, all BIT-IDENTICAL to the encoder (``tests/edge/test_raw_window.py``), told apart only by
     what ONNX Runtime makes of them:
 
     * ``direct``: the definition written literally: ``|x_k - x_l| < eps`` for every pair, then a sum pool over
@@ -76,15 +76,26 @@ class RecurrenceCounts(nn.Module):
       arithmetic, so ``[d < eps] + [-d < eps] = 1 + [|d| < eps]`` when ``eps > 0``, and ``= [d != 0] <= 1``
       when ``eps = 0`` (a constant channel, whose counts the ``relu`` keeps at 0).
 
-    ``auto`` (the default) takes ``symmetric`` for cells of ``k >= 4`` and ``direct`` below: on one thread at
-    batch 1 (14 channels, L = 160; ``python -m insole_mtl.benchmarks edge_plot_block``) symmetric takes 0.20
-    against 0.30 ms at k = 4 and 0.18 against 0.29 at k = 8, but 0.32 against 0.27 at k = 2 and 0.70 against
-    0.21 ms for full plots (k = 1), where its extra transpose and sums cost more than the pool it saves.
+    * ``folded``: each unordered pair of cells once. ``|x_k - x_l|`` is exactly ``|x_l - x_k|`` in IEEE arithmetic,
+      so ``counts[I, J] = counts[J, I]``; with ``n = L/k`` cells, the cells ``(I, (I + d) mod n)`` for the offsets
+      ``d = 0 .. n // 2`` meet every unordered pair at least once, so ``|x_k - x_l| < eps`` is evaluated on
+      ``(n // 2 + 1) n k²`` pairs (52.5 % of ``L²`` at n = 40) and a constant index map lays the result out as
+      ``(L/k, L/k)``. Laid out ``(b, d, b', a, (I, C))``: every large elementwise op runs over ``n C``
+      contiguous values of both operands, the ``k²`` sums are one reduction over a middle axis, and the partner
+      cells come from one gather of whole ``C``-channel rows (:func:`folded_counts`).
+
+    ``auto`` (the default) takes ``folded`` for cells of ``k >= 2`` and ``direct`` for full plots. Measured on one
+    thread at batch 1 (the default run's 14-channel 160-sample test windows; ``python -m insole_mtl.benchmarks
+    edge_plot_block --cell k``, 2026-12-02): ``direct`` / ``symmetric`` / ``folded`` 0.32 / 0.23 / 0.18 ms at
+    k = 4, 0.41-0.44 / 0.35-0.37 / 0.23-0.25 at k = 2, 0.33 / 0.21 / 0.19 at k = 8, but 0.26 / 0.85 / 0.48 at
+    k = 1, where the others' transposes and gathers cost more than the pool they save. ``folded`` is the
+    batch-1 layout: from about 16 windows a call its float64 pair tensors (1.5 MB a window) leave the cache and
+    ``symmetric`` is faster per window (0.50 against 0.59 ms at 64); a device calls the graph one window at a time.
 
     Args:
         percentage: ``eps`` as a percentage of the window-channel maximum distance, in (0, 100].
         cell: ``k`` (1 = full plots).
-        formulation: ``auto``, ``direct`` or ``symmetric``.
+        formulation: ``auto``, ``direct``, ``symmetric`` or ``folded``.
     """
 
     def __init__(self, percentage: float, cell: int = 1, formulation: str = "auto") -> None:
@@ -96,7 +107,7 @@ class RecurrenceCounts(nn.Module):
         self.fraction = float(percentage) / 100  # the encoder's ``p / 100``, in Python float64 as there
         self.cell = int(cell)
         if formulation == "auto":
-            formulation = "symmetric" if self.cell >= SYMMETRIC_MIN_CELL else "direct"
+            formulation = "folded" if self.cell >= FOLDED_MIN_CELL else "direct"
         self.formulation = formulation
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
@@ -104,6 +115,8 @@ class RecurrenceCounts(nn.Module):
         eps = recurrence_threshold(x, self.fraction)
         if self.formulation == "symmetric":
             return symmetric_counts(x, eps, self.cell)
+        if self.formulation == "folded":
+            return folded_counts(x, eps, self.cell)
         plots = (torch.abs(x.unsqueeze(-1) - x.unsqueeze(-2)) < eps.unsqueeze(-1).unsqueeze(-1)).to(torch.float32)
         if self.cell == 1:
             return plots
@@ -127,6 +140,37 @@ def symmetric_counts(x: torch.Tensor, eps: torch.Tensor, cell: int) -> torch.Ten
     below = (rows - x.reshape(b, c, 1, 1, length)) < eps.reshape(b, c, 1, 1, 1)  # (b, C, a, I, l)
     s = below.to(torch.float32).sum(2).reshape(b, c, n, n, k).sum(-1)  # S (b, C, I, J)
     return torch.relu(s + s.transpose(-1, -2) - float(k * k))
+
+
+def folded_cell_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Constant indices of the ``folded`` formulation for ``n`` cells a side, ``D = n // 2 + 1`` offsets.
+
+    Returns:
+        ``partner (D * n,)``: the cell ``(I + d) mod n`` paired with cell ``I`` at offset ``d``, row ``d * n + I``;
+        ``layout (n * n,)``: for cell ``(I, J)`` (row ``I * n + J``), the row ``d * n + I'`` of the folded counts
+        that holds it: ``d = (J - I) mod n, I' = I`` where ``d <= n // 2``, else the mirrored pair ``(J, I)``.
+    """
+    cells = np.arange(int(n))
+    partner = (cells[None, :] + np.arange(int(n) // 2 + 1)[:, None]) % n
+    offset = (cells[None, :] - cells[:, None]) % n  # [I, J]
+    layout = np.where(offset <= n // 2, offset * n + cells[:, None], ((cells[:, None] - cells[None, :]) % n) * n + cells[None, :])
+    return partner.reshape(-1), layout.reshape(-1)
+
+
+def folded_counts(x: torch.Tensor, eps: torch.Tensor, cell: int) -> torch.Tensor:
+    """Recurrence counts per ``cell x cell`` cell in the ``folded`` formulation (:class:`RecurrenceCounts`):
+    windows ``x (b, C, L)`` and thresholds ``eps (b, C)`` of one dtype -> ``(b, C, L/cell, L/cell)`` float32."""
+    b, c, length = x.shape
+    k = int(cell)
+    n = int(length) // k
+    offsets = n // 2 + 1
+    partner_rows, layout = (torch.as_tensor(i, dtype=torch.long) for i in folded_cell_indices(n))
+    cells = x.reshape(b, c, n, k).permute(0, 3, 2, 1)  # (b, a, I, C): cells[a, I, c] = x[c, I k + a]
+    partner = torch.index_select(cells, 2, partner_rows).reshape(b, k, offsets, n * c).transpose(1, 2)  # (b, d, b', (I, C))
+    rows = cells.reshape(b, 1, 1, k, n * c)
+    near = torch.abs(rows - partner.reshape(b, offsets, k, 1, n * c)) < eps.reshape(b, 1, c).expand(b, n, c).reshape(b, 1, 1, 1, n * c)
+    folded = near.to(torch.float32).reshape(b, offsets, k * k, n * c).sum(2).reshape(b, offsets * n, c)
+    return torch.index_select(folded, 1, layout).reshape(b, n, n, c).permute(0, 3, 1, 2)
 
 
 class PlotInputs(nn.Module):
