@@ -160,17 +160,20 @@ def folded_cell_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
 def folded_counts(x: torch.Tensor, eps: torch.Tensor, cell: int) -> torch.Tensor:
     """Recurrence counts per ``cell x cell`` cell in the ``folded`` formulation (:class:`RecurrenceCounts`):
     windows ``x (b, C, L)`` and thresholds ``eps (b, C)`` of one dtype -> ``(b, C, L/cell, L/cell)`` float32."""
-    b, c, length = x.shape
-    k = int(cell)
-    n = int(length) // k
-    offsets = n // 2 + 1
+    # every size but the batch as a Python int and the batch as -1: the exported reshapes get constant shapes, so
+    # no Shape/Gather/Concat chain runs per call (ONNX Runtime cannot fold one over a dynamic batch)
+    c, length, k = int(x.shape[1]), int(x.shape[2]), int(cell)
+    n = length // k
+    offsets, m = n // 2 + 1, n * c
     partner_rows, layout = (torch.as_tensor(i, dtype=torch.long) for i in folded_cell_indices(n))
-    cells = x.reshape(b, c, n, k).permute(0, 3, 2, 1)  # (b, a, I, C): cells[a, I, c] = x[c, I k + a]
-    partner = torch.index_select(cells, 2, partner_rows).reshape(b, k, offsets, n * c).transpose(1, 2)  # (b, d, b', (I, C))
-    rows = cells.reshape(b, 1, 1, k, n * c)
-    near = torch.abs(rows - partner.reshape(b, offsets, k, 1, n * c)) < eps.reshape(b, 1, c).expand(b, n, c).reshape(b, 1, 1, 1, n * c)
-    folded = near.to(torch.float32).reshape(b, offsets, k * k, n * c).sum(2).reshape(b, offsets * n, c)
-    return torch.index_select(folded, 1, layout).reshape(b, n, n, c).permute(0, 3, 1, 2)
+    cells = x.reshape(-1, c, n, k).permute(0, 3, 2, 1)  # (b, a, I, C): cells[a, I, c] = x[c, I k + a]
+    partner = torch.index_select(cells, 2, partner_rows).reshape(-1, k, offsets, m).transpose(1, 2)  # (b, d, b', (I, C))
+    rows = cells.reshape(-1, 1, 1, k, m)
+    # eps laid out like the pairs' last axis; a product with ones, not an expand, keeps the shapes constant
+    eps_rows = (eps.reshape(-1, 1, c) * torch.ones(n, c, dtype=eps.dtype)).reshape(-1, 1, 1, 1, m)
+    near = torch.abs(rows - partner.reshape(-1, offsets, k, 1, m)) < eps_rows
+    folded = near.to(torch.float32).reshape(-1, offsets, k * k, m).sum(2).reshape(-1, offsets * n, c)
+    return torch.index_select(folded, 1, layout).reshape(-1, n, n, c).permute(0, 3, 1, 2)
 
 
 class PlotInputs(nn.Module):
