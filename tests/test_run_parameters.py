@@ -59,6 +59,20 @@ def test_a_typo_in_any_block_is_refused_by_name(block, change, message):
         configure_run(**params)
 
 
+def test_force_scaling_with_a_model_blind_to_the_raw_window_is_refused_before_any_stage():
+    params = _base()
+    params["training"] = {**params["training"], "force_scaling": {"half_width": 0.2, "tasks": ["weight"]}}
+    check_run_parameters(**params)  # the default MobileNetV2 reads the raw window's amplitude statistics
+    params["model"] = {**params["model"], "options": {**params["model"]["options"], "amplitude_features": False}}
+    with pytest.raises(ValueError, match=re.escape("params training.force_scaling rescales the raw window, but model 'mobilenetv2' with these options does not read it: use a raw-signal model or model.options.amplitude_features: true")):
+        configure_run(**params)
+    params["model"] = {"name": "mobilenetv2", "options": {}, "tasks": ["weight"]}  # the constructor's default: off
+    with pytest.raises(ValueError, match=re.escape("training.force_scaling rescales the raw window")):
+        check_run_parameters(**params)
+    params["model"] = {"name": "gru", "options": {}, "tasks": ["weight"]}
+    check_run_parameters(**params)
+
+
 def test_model_options_are_checked_against_the_chosen_model():
     params = _base()
     params["model"] = {**params["model"], "options": {**params["model"]["options"], "stem_kernal": 3}}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from insole_mtl.models.registry import model_option_names
+from insole_mtl.models.registry import model_option_names, reads_raw_window
 from insole_mtl.signals.validation import check_parameter_keys
 from insole_mtl.training.engine import TrainConfig
 from insole_mtl.training.weighting import weighting_option_names
@@ -46,8 +46,9 @@ def check_run_parameters(
 
     Raises:
         ValueError: ``<where> <block>: unknown key(s) [...]; allowed: [...]`` (with the closest allowed key),
-            ``<where> model.options (<name>): ...``, ``<where> loss_weighting.options (<method>): ...``, or
-            TrainConfig's message for ``training``.
+            ``<where> model.options (<name>): ...``, ``<where> loss_weighting.options (<method>): ...``,
+            TrainConfig's message for ``training``, or ``training.force_scaling`` with a model that does not read
+            the raw window.
     """
     blocks = {"oversampling": oversampling, "recurrence": recurrence, "model": model, "loss_weighting": loss_weighting, "evaluation": evaluation}
     for block, values in blocks.items():
@@ -62,6 +63,13 @@ def check_run_parameters(
         ensemble_size(training)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where} training: {error}") from None
+    # known from the parameters alone, so refused here rather than after windowing and encoding
+    name = model.get("name")
+    if training.get("force_scaling") and name is not None and not reads_raw_window(str(name), model.get("options")):
+        raise ValueError(
+            f"{where} training.force_scaling rescales the raw window, but model {name!r} with these options does not "
+            "read it: use a raw-signal model or model.options.amplitude_features: true"
+        )
 
 
 def ensemble_size(training: Mapping[str, Any]) -> int:

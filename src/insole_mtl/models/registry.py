@@ -13,6 +13,7 @@ lstm, gru      :class:`RecurrentMultitaskNet`              raw windows ``(C, L)`
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Literal, Sequence
 
 import torch
@@ -58,6 +59,15 @@ def model_option_names(name: str) -> tuple[str, ...]:
     """The ``model.options`` keys a registered model takes (its constructor's keyword arguments), sorted."""
     model_input_kind(name)  # validates the name
     return tuple(sorted(set(inspect.signature(MODEL_CLASSES[name].__init__).parameters) - _NOT_OPTIONS))
+
+
+def reads_raw_window(name: str, options: Mapping[str, object] | None = None) -> bool:
+    """Whether the model ``name`` built with ``options`` reads the raw window as its last input (a raw-signal
+    family, or ``amplitude_features`` on; its default is the constructor's), known before any data is read."""
+    if model_input_kind(name) == "raw":
+        return True
+    default = inspect.signature(MODEL_CLASSES[name].__init__).parameters["amplitude_features"].default
+    return bool((options or {}).get("amplitude_features", default))
 
 
 def build_model(name: str, in_channels: int, tasks: Sequence[TaskSpec], **options: object) -> MultitaskModel:
