@@ -74,8 +74,7 @@ class RecurrenceCounts(nn.Module):
       over runs of ``L`` contiguous samples and the cell sums run over two axes instead of a pool; then
       ``counts = relu(S + Sᵀ - k²)``. Exact because ``x_l - x_k`` is exactly ``-(x_k - x_l)`` in IEEE
       arithmetic, so ``[d < eps] + [-d < eps] = 1 + [|d| < eps]`` when ``eps > 0``, and ``= [d != 0] <= 1``
-      when ``eps = 0`` (a constant channel, whose counts the ``relu`` keeps at 0).
-
+      when ``eps = 0`` (a constant channel, whose counts the ``relu`` keeps at 0);
     * ``folded``: each unordered pair of cells once. ``|x_k - x_l|`` is exactly ``|x_l - x_k|`` in IEEE arithmetic,
       so ``counts[I, J] = counts[J, I]``; with ``n = L/k`` cells, the cells ``(I, (I + d) mod n)`` for the offsets
       ``d = 0 .. n // 2`` meet every unordered pair at least once, so ``|x_k - x_l| < eps`` is evaluated on
