@@ -376,8 +376,13 @@ def edge_session(model_bytes: bytes, threads: int | None = None, spinning: bool 
     return onnx_session(model_bytes, threads=threads, optimization="all", spinning=spinning)
 
 
-def run_raw(session: ort.InferenceSession, windows: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Outputs ``{name: array}`` of a raw-window session over ``windows (n, C, L)``, in batches."""
+def run_raw(session: ort.InferenceSession, windows: np.ndarray, batch_size: int = 16) -> dict[str, np.ndarray]:
+    """Outputs ``{name: array}`` of a raw-window session over ``windows (n, C, L)``, in batches.
+
+    16 windows a call: the edge graph's ``folded`` plot block is laid out for single windows, and its float64 pair
+    tensors (1.5 MB a window) outgrow the caches with the batch — the default run's fp32 graph, two threads:
+    0.69 / 0.77 / 0.77 ms a window at 4 / 16 / 64 windows a call, 10.9 ms at 256 (``symmetric``: 0.55 / 0.64 /
+    0.66 / 1.04)."""
     return run_session_batched(session, split_batches((np.asarray(windows),), batch_size))
 
 
