@@ -21,6 +21,15 @@ def test_a_live_process_with_its_start_time_is_alive_and_a_finished_one_is_not()
     assert _process_start(child.pid) == ""
 
 
+def test_a_run_is_tagged_with_the_amplitude_branch_its_model_builds_without_the_option():
+    """``amplitude_features`` left out: the family's constructor default (on for cnn1d, off for MobileNetV2)."""
+    base = {"loss_weighting": {"method": "uniform"}, "training": {"seed": 0}, "recurrence": {"resolution": 40}}
+    name, tags = run_description("insole_mtl", "test", {**base, "model": {"name": "cnn1d", "options": {}, "tasks": ["activity"]}})
+    assert name == "insole_mtl · cnn1d+amp · uniform · test · seed 0" and tags["insole.amplitude_features"] == "True"
+    name, tags = run_description("insole_mtl", "test", {**base, "model": {"name": "mobilenetv2", "tasks": ["activity"]}})
+    assert name == "insole_mtl · mobilenetv2@40 · uniform · test · seed 0" and tags["insole.amplitude_features"] == "False"
+
+
 def test_a_run_is_named_after_what_it_trained_ensembles_with_their_size():
     params = {
         "model": {"name": "cnn1d", "options": {"amplitude_features": True}, "tasks": ["activity"]},

@@ -372,6 +372,14 @@ def _short_source(source: str) -> str:
     return path.parent.name if path.name == "trained_model.pkl" else path.name
 
 
+def _amplitude_features_on(name: str, options: Mapping[str, Any]) -> bool:
+    """The model's amplitude branch as built (the option, else its family's default); a name the registry does not
+    know is refused when the run is configured, so the name only falls back to the option here."""
+    from insole_mtl.models.registry import MODEL_CLASSES, amplitude_features_on
+
+    return amplitude_features_on(name, options) if name in MODEL_CLASSES else bool(options.get("amplitude_features"))
+
+
 def run_description(pipeline: str, env: str, params: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
     """The MLflow run name and tags of a ``kedro run``: what it trained (model, loss, source, seed, plots).
 
@@ -385,7 +393,8 @@ def run_description(pipeline: str, env: str, params: Mapping[str, Any]) -> tuple
     family = name
     if name == "mobilenetv2":
         family += f"@{resolution or 'full'}"
-    if options.get("amplitude_features"):
+    amplitude = _amplitude_features_on(name, options)
+    if amplitude:
         family += "+amp"
     ensemble = int((params.get("training") or {}).get("ensemble", 1) or 1)
     if ensemble > 1:
@@ -395,7 +404,7 @@ def run_description(pipeline: str, env: str, params: Mapping[str, Any]) -> tuple
     tags = {
         "insole.pipeline": pipeline, "insole.source": env, "insole.model": name, "insole.model_family": family,
         "insole.loss_weighting": loss, "insole.seed": str(seed), "insole.recurrence_resolution": str(resolution),
-        "insole.amplitude_features": str(bool(options.get("amplitude_features"))),
+        "insole.amplitude_features": str(amplitude),
         "insole.tasks": ",".join(model.get("tasks") or []), "insole.ensemble": str(ensemble),
     }  # fmt: skip
     if pipeline == "insole_infer":

@@ -61,13 +61,18 @@ def model_option_names(name: str) -> tuple[str, ...]:
     return tuple(sorted(set(inspect.signature(MODEL_CLASSES[name].__init__).parameters) - _NOT_OPTIONS))
 
 
-def reads_raw_window(name: str, options: Mapping[str, object] | None = None) -> bool:
-    """Whether the model ``name`` built with ``options`` reads the raw window as its last input (a raw-signal
-    family, or ``amplitude_features`` on; its default is the constructor's), known before any data is read."""
-    if model_input_kind(name) == "raw":
-        return True
+def amplitude_features_on(name: str, options: Mapping[str, object] | None = None) -> bool:
+    """Whether the model ``name`` built with ``options`` fuses amplitude statistics: ``amplitude_features`` where
+    the options set it, else its constructor's default (on for ``cnn1d``, off for the others)."""
+    model_input_kind(name)  # validates the name
     default = inspect.signature(MODEL_CLASSES[name].__init__).parameters["amplitude_features"].default
     return bool((options or {}).get("amplitude_features", default))
+
+
+def reads_raw_window(name: str, options: Mapping[str, object] | None = None) -> bool:
+    """Whether the model ``name`` built with ``options`` reads the raw window as its last input (a raw-signal
+    family, or the amplitude branch on: :func:`amplitude_features_on`), known before any data is read."""
+    return model_input_kind(name) == "raw" or amplitude_features_on(name, options)
 
 
 def build_model(name: str, in_channels: int, tasks: Sequence[TaskSpec], **options: object) -> MultitaskModel:
