@@ -7,13 +7,14 @@ Paths, all timed on the same test windows in two regimes (:func:`time_paths`): `
 window per stride):
 
 * ``pipeline``: what ``insole_infer`` does per window (Python recurrence encoder + PyTorch eager);
-* ``stock_fp32``: ONNX Runtime with default session options on the fp32 raw-window graph with the plot block
-  written as its definition (``formulation="direct"``, :class:`insole_mtl.edge.raw_window.RecurrenceCounts`) —
-  the reference;
+* ``stock_fp32``: ONNX Runtime with default session options on the fp32 raw-window graph as exported, the plot
+  block written as its definition (``formulation="direct"``, :class:`insole_mtl.edge.raw_window.RecurrenceCounts`)
+  and no convolution widened (``channel_padding=None``) — the reference;
 * ``stock_fp32_1thread``: the same with one intra-op thread (ORT's default is one per core): what the graph and
   int8 give, apart from threading;
 * ``stock_fp32_edge_graph``: stock ONNX Runtime on the edge's fp32 graph (the plot block in the formulation ORT
-  runs fastest, same plots bit for bit): what the rewrite alone gives;
+  runs fastest, same plots bit for bit; narrow convolutions zero-padded, :mod:`insole_mtl.edge.conv_channels`):
+  what the rewrite alone gives;
 * ``edge_fp32`` / ``edge_int8``: :func:`insole_mtl.edge.raw_window.edge_session` (all graph optimisations, ORT's
   default threading) on the edge's fp32 graph and on its int8 graph (feature maps quantised, plots in float64);
 * ``edge_int8_1thread``: the int8 graph on one thread without spinning (for CPUs shared with other work);
@@ -160,8 +161,8 @@ def benchmark_raw_window(
     graphs = {"fp32": rw.export_raw_window_onnx(model), "int8": rw.merge_int8_parts(model, *parts)}
     encoder = rw.PlotInputs(model).encoder
     formulation = "none" if encoder is None else encoder.formulation  # what the edge graphs' plot block is
-    # the reference graph is the plot block as its definition; where ``auto`` already is that, it is the fp32 graph
-    literal = graphs["fp32"] if formulation in ("none", "direct") else rw.export_raw_window_onnx(model, formulation="direct")
+    # the reference graph is the model as exported, with the plot block as its definition
+    literal = rw.export_raw_window_onnx(model, formulation="direct", channel_padding=None)
     sessions = {
         "stock_fp32": rw.stock_session(literal), "stock_fp32_1thread": rw.stock_session(literal, threads=1),
         "stock_fp32_edge_graph": rw.stock_session(graphs["fp32"]),

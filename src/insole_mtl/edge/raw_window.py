@@ -40,6 +40,7 @@ from onnx import compose
 from torch import nn
 
 from insole_mtl.cpu import cpu_info
+from insole_mtl.edge.conv_channels import FP32_PADDING, INT8_PADDING, ChannelPadding, pad_conv_input_channels
 from insole_mtl.edge.onnx_export import DEFAULT_OPSET, export_onnx, onnx_session, run_session_batched, split_batches
 from insole_mtl.edge.quantization import quantize_int8
 from insole_mtl.encoding.recurrence import recurrence_cell
@@ -238,16 +239,22 @@ def export_window_module(module: nn.Module, example: torch.Tensor, outputs: Sequ
     return buffer.getvalue()
 
 
-def export_raw_window_onnx(model: MultitaskModel, opset: int = DEFAULT_OPSET, formulation: str = "auto") -> bytes:
+def export_raw_window_onnx(
+    model: MultitaskModel, opset: int = DEFAULT_OPSET, formulation: str = "auto", channel_padding: ChannelPadding | None = FP32_PADDING
+) -> bytes:
     """The fp32 self-contained graph: ``windows (batch, C, L)`` -> task outputs + ``activity_probability``;
-    ``formulation`` of the plot block: :class:`RecurrenceCounts`'."""
+    ``formulation`` of the plot block: :class:`RecurrenceCounts`'; ``channel_padding``: which convolutions read
+    zero-padded inputs (:mod:`insole_mtl.edge.conv_channels`; None: the graph as exported, the stock reference)."""
     channels, length = _check_model(model)
     was_training = model.training
     wrapper = RawWindowModel(model.to("cpu").eval(), formulation).eval()
     try:
-        return export_window_module(wrapper, torch.zeros(2, channels, length), wrapper.output_names, opset)
+        graph = export_window_module(wrapper, torch.zeros(2, channels, length), wrapper.output_names, opset)
     finally:
         model.train(was_training)
+    if channel_padding is None:
+        return graph
+    return pad_conv_input_channels(onnx.load_from_string(graph), channel_padding)[0].SerializeToString()
 
 
 def _preprocessing_graph(model: MultitaskModel, opset: int, formulation: str) -> onnx.ModelProto:
@@ -286,7 +293,8 @@ def int8_parts(
     **quantize_options: object,
 ) -> tuple[onnx.ModelProto, onnx.ModelProto]:
     """The two graphs the int8 variant merges: the float64 plot computation (``windows`` -> ``<input>_in`` for each
-    model input) and the statically quantised network (the model's inputs -> task outputs).
+    model input) and the statically quantised network (the model's inputs -> task outputs; convolutions whose input
+    channels are not a multiple of 4 read zero-padded inputs, :data:`~insole_mtl.edge.conv_channels.INT8_PADDING`).
 
     Args:
         calibration_windows: raw TRAINING windows ``(n, C, L)`` (a few hundred), in sensor units.
@@ -298,6 +306,7 @@ def int8_parts(
         raise ValueError(f"calibration windows must be non-empty (n, C, L), got shape {calibration_windows.shape}")
     example = model_ready_inputs(model, calibration_windows[:2])
     network = export_onnx(model, tuple(torch.as_tensor(x) for x in example), opset=opset)
+    network = pad_conv_input_channels(onnx.load_from_string(network), INT8_PADDING)[0].SerializeToString()
     batches = (model_ready_inputs(model, calibration_windows[i : i + batch_size]) for i in range(0, len(calibration_windows), batch_size))
     return _preprocessing_graph(model, opset, formulation), onnx.load_from_string(quantize_int8(network, batches, **quantize_options))
 
