@@ -12,6 +12,8 @@ Works for every model family whatever its inputs: a model's inputs are a tuple o
   units in, recurrence plots (bit-identical to the encoder's, in the formulation ONNX Runtime runs fastest:
   ``RecurrenceCounts``) and amplitude statistics computed inside it (``export_raw_window_onnx``,
   ``export_int8_raw_window_onnx``), the tuned batch-1 session and the per-CPU default variant.
+* :mod:`insole_mtl.edge.conv_channels`: ``pad_conv_input_channels``, zero input channels for the convolutions ONNX
+  Runtime's CPU kernels run slowly at their width (the edge graphs' 14-channel stem), exact.
 * :mod:`insole_mtl.edge.raw_benchmark`: ``python -m insole_mtl.edge.raw_benchmark --data-dir data/test``, every
   path side by side in one run (PyTorch pipeline, stock ORT fp32, tuned fp32/int8) with agreement figures.
 """

@@ -17,7 +17,9 @@ so a device would also need our Python encoder. :func:`export_raw_window_onnx` p
 
 Variants (:func:`build_edge_variants`): ``fp32`` (the raw-window graph) and ``int8`` (the network's
 convolutional feature maps statically quantised, QDQ, per-channel, U8S8, calibrated on training windows; the plot
-computation stays in float64 and is merged in front of it with :func:`onnx.compose.merge_models`).
+computation stays in float64 and is merged in front of it with :func:`onnx.compose.merge_models`). In both, a
+convolution whose input channels the CPU kernels handle slowly (the 14-channel stem) reads zero-padded inputs
+(:mod:`insole_mtl.edge.conv_channels`): exact, 47 -> 25 µs for the int8 stem at batch 1.
 :func:`edge_session` opens the session (ORT_ENABLE_ALL, ORT's default threading; one thread without spinning on
 request); :func:`default_variant` picks int8 on CPUs with VNNI (``avx512_vnni``/``avx_vnni``: ORT's u8s8 kernels
 use ``vpdpbusd``) and fp32 elsewhere (on AVX2 without VNNI int8 was slower than fp32, issue #11), at run time from
@@ -86,7 +88,7 @@ class RecurrenceCounts(nn.Module):
 
     ``auto`` (the default) takes ``folded`` for cells of ``k >= 2`` and ``direct`` for full plots. Measured on one
     thread at batch 1 (the default run's 14-channel 160-sample test windows; ``python -m insole_mtl.benchmarks
-    edge_plot_block --cell k``, 2026-12-02): ``direct`` / ``symmetric`` / ``folded`` 0.32 / 0.23 / 0.18 ms at
+    edge_plot_block --cell k``, 2026-12-02): ``direct`` / ``symmetric`` / ``folded`` 0.32 / 0.22 / 0.16 ms at
     k = 4, 0.41-0.44 / 0.35-0.37 / 0.23-0.25 at k = 2, 0.33 / 0.21 / 0.19 at k = 8, but 0.26 / 0.85 / 0.48 at
     k = 1, where the others' transposes and gathers cost more than the pool they save. ``folded`` is the
     batch-1 layout: from about 16 windows a call its float64 pair tensors (1.5 MB a window) leave the cache and
