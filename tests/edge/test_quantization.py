@@ -156,3 +156,14 @@ def test_calibration_reader_feeds_a_dict_per_batch_and_checks_inputs():
         WindowCalibrationReader([plots], names).get_next()
     with pytest.raises(ValueError, match=re.escape("different batch sizes")):
         WindowCalibrationReader([(plots, windows[:1])], names).get_next()
+
+
+def test_the_recipe_pads_a_2_channel_stem_and_predicts_exactly_what_the_unpadded_int8_predicts(model, fp32):
+    calibration = [binary_inputs(8, seed=s).numpy() for s in (2, 3)]
+    padded, plain = quantize_int8(fp32, calibration), quantize_int8(fp32, calibration, channel_padding=None)
+    assert "Pad" in {n.op_type for n in onnx.load_from_string(padded).graph.node}
+    assert "Pad" not in {n.op_type for n in onnx.load_from_string(plain).graph.node}
+    x = binary_inputs(6)
+    got, want = (run_session(onnx_session(graph, threads=1), x) for graph in (padded, plain))
+    for name in want:  # zero channels with zero weights: the integer accumulations are the same
+        np.testing.assert_array_equal(got[name], want[name])

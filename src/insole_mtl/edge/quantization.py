@@ -2,6 +2,9 @@
 
 Recipe (default of :func:`quantize_int8`)
 ----------------------------------------
+0. Convolutions whose input channels are not a multiple of 4 read zero-padded inputs
+   (:mod:`insole_mtl.edge.conv_channels`): ORT's u8 x s8 kernels reduce over groups of 4, and the default run's
+   14-channel stem took 47 µs at batch 1 against 25 µs with two zero channels; exact.
 1. ``quant_pre_process``: ONNX shape inference plus ORT's basic graph optimisation, which folds
    any BatchNorm left in the graph into the preceding convolution (the TorchScript exporter
    already folds them) and removes identities, so that every convolution gets one scale.
@@ -42,6 +45,8 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from insole_mtl.edge.conv_channels import INT8_PADDING, ChannelPadding, pad_conv_input_channels
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +186,7 @@ def quantize_int8(
     reduce_range: bool = False,
     preprocess: bool = True,
     scope: str = DEFAULT_SCOPE,
+    channel_padding: ChannelPadding | None = INT8_PADDING,
 ) -> bytes:
     """Static int8 quantisation of an fp32 ONNX model with ONNX Runtime.
 
@@ -212,6 +218,10 @@ def quantize_int8(
         statistics, the fusion, the heads and the target de-standardisation stay float32 (quantising a head's
         output in kg to 256 levels costs the regressions far more than the accuracy, :func:`feature_map_nodes`);
         as fast, since the convolutions are where int8 saves time. ``"all"``: every operator ORT can quantise.
+    channel_padding:
+        Convolutions whose input the int8 kernels handle slowly read zero-padded inputs first
+        (:mod:`insole_mtl.edge.conv_channels`; default: input channels to a multiple of 4, the 14-channel stem
+        47 -> 25 µs at batch 1; exact); None: the graph as given.
 
     Returns
     -------
@@ -222,7 +232,10 @@ def quantize_int8(
     act = _option(_TYPES, activation_type, "activation_type")
     wgt = _option(_TYPES, weight_type, "weight_type")
     method = _option(_METHODS, calibration_method, "calibration_method")
-    source_bytes = preprocess_for_quantization(model_bytes) if preprocess else bytes(model_bytes)
+    source_bytes = bytes(model_bytes)
+    if channel_padding is not None:
+        source_bytes = pad_conv_input_channels(onnx.load_from_string(source_bytes), channel_padding)[0].SerializeToString()
+    source_bytes = preprocess_for_quantization(source_bytes) if preprocess else source_bytes
     reader = WindowCalibrationReader(calibration_batches, graph_input_names(source_bytes))
     with tempfile.TemporaryDirectory(prefix="insole_quant_") as tmp:
         source, target = Path(tmp, "fp32.onnx"), Path(tmp, "int8.onnx")

@@ -42,7 +42,7 @@ from onnx import compose
 from torch import nn
 
 from insole_mtl.cpu import cpu_info
-from insole_mtl.edge.conv_channels import FP32_PADDING, INT8_PADDING, ChannelPadding, pad_conv_input_channels
+from insole_mtl.edge.conv_channels import FP32_PADDING, ChannelPadding, pad_conv_input_channels
 from insole_mtl.edge.onnx_export import DEFAULT_OPSET, export_onnx, onnx_session, run_session_batched, split_batches
 from insole_mtl.edge.quantization import quantize_int8
 from insole_mtl.encoding.recurrence import recurrence_cell
@@ -295,8 +295,9 @@ def int8_parts(
     **quantize_options: object,
 ) -> tuple[onnx.ModelProto, onnx.ModelProto]:
     """The two graphs the int8 variant merges: the float64 plot computation (``windows`` -> ``<input>_in`` for each
-    model input) and the statically quantised network (the model's inputs -> task outputs; convolutions whose input
-    channels are not a multiple of 4 read zero-padded inputs, :data:`~insole_mtl.edge.conv_channels.INT8_PADDING`).
+    model input) and the statically quantised network (the model's inputs -> task outputs; with
+    :func:`~insole_mtl.edge.quantization.quantize_int8`'s default, convolutions whose input channels are not a
+    multiple of 4 read zero-padded inputs).
 
     Args:
         calibration_windows: raw TRAINING windows ``(n, C, L)`` (a few hundred), in sensor units.
@@ -308,7 +309,6 @@ def int8_parts(
         raise ValueError(f"calibration windows must be non-empty (n, C, L), got shape {calibration_windows.shape}")
     example = model_ready_inputs(model, calibration_windows[:2])
     network = export_onnx(model, tuple(torch.as_tensor(x) for x in example), opset=opset)
-    network = pad_conv_input_channels(onnx.load_from_string(network), INT8_PADDING)[0].SerializeToString()
     batches = (model_ready_inputs(model, calibration_windows[i : i + batch_size]) for i in range(0, len(calibration_windows), batch_size))
     return _preprocessing_graph(model, opset, formulation), onnx.load_from_string(quantize_int8(network, batches, **quantize_options))
 
