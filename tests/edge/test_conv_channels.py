@@ -15,10 +15,10 @@ def _conv_graph(channels: int, group: int = 1, shared: bool = False) -> onnx.Mod
     out = channels if group > 1 else 2
     weight = rng.normal(size=(out, channels // group, 3, 3)).astype(np.float32)
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], group=group, name="stem")]
-    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, out, 5, 5])]
     if shared:
         nodes.append(helper.make_node("Conv", ["x", "w"], ["z"], pads=[1, 1, 1, 1], name="twin"))
-        outputs.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, None))
+        outputs.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 2, 5, 5]))
     graph = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, 5, 5])], outputs,
         [numpy_helper.from_array(weight, "w")],
@@ -68,6 +68,8 @@ def test_a_weight_two_convolutions_share_is_padded_into_a_copy():
     x = np.random.default_rng(2).normal(size=(1, 3, 5, 5)).astype(np.float32)
     padded, widened = pad_conv_input_channels(model, INT8_PADDING)
     assert widened == {"stem": (3, 4), "twin": (3, 4)}
+    onnx.checker.check_model(padded)
+    assert [i.name for i in padded.graph.initializer].count("w_padded_4") == 1
     for got, want in zip(_run(padded, x), _run(model, x)):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 

@@ -14,10 +14,10 @@ input slices to its weight. Every output is the same sum plus products with zero
 int8 network's outputs are bit-identical (its integer accumulations do not depend on the order), fp32 ones move
 by float32 rounding (the summation order of the kernel changes).
 
-:data:`INT8_PADDING` and :data:`FP32_PADDING` are what the edge graphs apply (:mod:`insole_mtl.edge.raw_window`):
-int8 every convolution whose input channels are not a multiple of 4 to the next multiple of 4; fp32 the 2-D
-convolutions with 9-15 input channels to 16. The reference graph that stock ONNX Runtime is timed on is left
-as exported.
+:data:`INT8_PADDING` is step 0 of the int8 recipe (:func:`insole_mtl.edge.quantization.quantize_int8`): every
+convolution whose input channels are not a multiple of 4 to the next multiple of 4. :data:`FP32_PADDING` is what
+the fp32 edge graph applies (:func:`insole_mtl.edge.raw_window.export_raw_window_onnx`): the 2-D convolutions with
+9-15 input channels to 16. The reference graph that stock ONNX Runtime is timed on is left as exported.
 """
 
 from __future__ import annotations
@@ -94,12 +94,13 @@ def pad_conv_input_channels(model: onnx.ModelProto, rule: ChannelPadding) -> tup
         label = node.name or f"conv_{index}"
         array = numpy_helper.to_array(weight)
         extra = np.zeros((array.shape[0], target - channels, *array.shape[2:]), dtype=array.dtype)
+        # a weight other nodes read too is padded into a copy, made once per width
         padded_weight = f"{weight.name}_padded_{target}" if consumers.get(weight.name, 0) > 1 else weight.name
-        new_weight = numpy_helper.from_array(np.concatenate([array, extra], axis=1), padded_weight)
         if padded_weight == weight.name:
-            weight.CopyFrom(new_weight)
-        else:
-            graph.initializer.append(new_weight)
+            weight.CopyFrom(numpy_helper.from_array(np.concatenate([array, extra], axis=1), padded_weight))
+        elif padded_weight not in initialisers:
+            initialisers[padded_weight] = numpy_helper.from_array(np.concatenate([array, extra], axis=1), padded_weight)
+            graph.initializer.append(initialisers[padded_weight])
         pads = np.zeros(2 * rank, dtype=np.int64)
         pads[rank + 1] = target - channels  # end of axis 1
         pads_name, padded_input = f"{label}_channel_pads", f"{label}_input_{target}_channels"
