@@ -73,6 +73,18 @@ def pad_conv_input_channels(model: onnx.ModelProto, rule: ChannelPadding) -> tup
         The new model and ``{conv node name: (input channels before, after)}`` of the widened convolutions.
     """
     model = onnx.load_from_string(model.SerializeToString())
+    return model, _pad_in_place(model, rule)
+
+
+def pad_conv_input_channels_bytes(model_bytes: bytes, rule: ChannelPadding) -> bytes:
+    """:func:`pad_conv_input_channels` of a serialised model, serialised (parsed once, no extra copy)."""
+    model = onnx.load_from_string(model_bytes)
+    _pad_in_place(model, rule)
+    return model.SerializeToString()
+
+
+def _pad_in_place(model: onnx.ModelProto, rule: ChannelPadding) -> dict[str, tuple[int, int]]:
+    """Widen ``model``'s matching convolutions in place; returns what :func:`pad_conv_input_channels` returns beside the model."""
     graph = model.graph
     initialisers = {init.name: init for init in graph.initializer}
     consumers: dict[str, int] = {}
@@ -92,15 +104,17 @@ def pad_conv_input_channels(model: onnx.ModelProto, rule: ChannelPadding) -> tup
             nodes.append(node)
             continue
         label = node.name or f"conv_{index}"
-        array = numpy_helper.to_array(weight)
-        extra = np.zeros((array.shape[0], target - channels, *array.shape[2:]), dtype=array.dtype)
         # a weight other nodes read too is padded into a copy, made once per width
         padded_weight = f"{weight.name}_padded_{target}" if consumers.get(weight.name, 0) > 1 else weight.name
-        if padded_weight == weight.name:
-            weight.CopyFrom(numpy_helper.from_array(np.concatenate([array, extra], axis=1), padded_weight))
-        elif padded_weight not in initialisers:
-            initialisers[padded_weight] = numpy_helper.from_array(np.concatenate([array, extra], axis=1), padded_weight)
-            graph.initializer.append(initialisers[padded_weight])
+        if padded_weight == weight.name or padded_weight not in initialisers:
+            array = numpy_helper.to_array(weight)
+            extra = np.zeros((array.shape[0], target - channels, *array.shape[2:]), dtype=array.dtype)
+            padded = numpy_helper.from_array(np.concatenate([array, extra], axis=1), padded_weight)
+            if padded_weight == weight.name:
+                weight.CopyFrom(padded)
+            else:
+                initialisers[padded_weight] = padded
+                graph.initializer.append(padded)
         pads = np.zeros(2 * rank, dtype=np.int64)
         pads[rank + 1] = target - channels  # end of axis 1
         pads_name, padded_input = f"{label}_channel_pads", f"{label}_input_{target}_channels"
@@ -111,4 +125,4 @@ def pad_conv_input_channels(model: onnx.ModelProto, rule: ChannelPadding) -> tup
         widened[label] = (channels, target)
     del graph.node[:]
     graph.node.extend(nodes)
-    return model, widened
+    return widened

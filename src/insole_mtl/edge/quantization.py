@@ -46,7 +46,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from insole_mtl.edge.conv_channels import INT8_PADDING, ChannelPadding, pad_conv_input_channels
+from insole_mtl.edge.conv_channels import INT8_PADDING, ChannelPadding, pad_conv_input_channels_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ def quantize_int8(
     method = _option(_METHODS, calibration_method, "calibration_method")
     source_bytes = bytes(model_bytes)
     if channel_padding is not None:
-        source_bytes = pad_conv_input_channels(onnx.load_from_string(source_bytes), channel_padding)[0].SerializeToString()
+        source_bytes = pad_conv_input_channels_bytes(source_bytes, channel_padding)
     source_bytes = preprocess_for_quantization(source_bytes) if preprocess else source_bytes
     reader = WindowCalibrationReader(calibration_batches, graph_input_names(source_bytes))
     with tempfile.TemporaryDirectory(prefix="insole_quant_") as tmp:

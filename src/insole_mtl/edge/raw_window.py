@@ -42,7 +42,7 @@ from onnx import compose
 from torch import nn
 
 from insole_mtl.cpu import cpu_info
-from insole_mtl.edge.conv_channels import FP32_PADDING, ChannelPadding, pad_conv_input_channels
+from insole_mtl.edge.conv_channels import FP32_PADDING, ChannelPadding, pad_conv_input_channels_bytes
 from insole_mtl.edge.onnx_export import DEFAULT_OPSET, export_onnx, onnx_session, run_session_batched, split_batches
 from insole_mtl.edge.quantization import quantize_int8
 from insole_mtl.encoding.recurrence import recurrence_cell
@@ -256,7 +256,7 @@ def export_raw_window_onnx(
         model.train(was_training)
     if channel_padding is None:
         return graph
-    return pad_conv_input_channels(onnx.load_from_string(graph), channel_padding)[0].SerializeToString()
+    return pad_conv_input_channels_bytes(graph, channel_padding)
 
 
 def _preprocessing_graph(model: MultitaskModel, opset: int, formulation: str) -> onnx.ModelProto:
