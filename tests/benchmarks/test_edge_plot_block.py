@@ -36,6 +36,7 @@ def test_float32_misses_the_pairs_that_tie_eps_and_float64_keeps_them():
     assert build_plot_block("float64_symmetric", 10.0, 4, 1)(torch.from_numpy(x)).item() == 8.0
     assert build_plot_block("float32", 10.0, 4, 1)(torch.from_numpy(x)).item() == 6.0
     assert build_plot_block("float32_symmetric", 10.0, 4, 1)(torch.from_numpy(x)).item() == 6.0
+    assert build_plot_block("float32_folded", 10.0, 4, 1)(torch.from_numpy(x)).item() == 6.0
 
 
 def test_an_unknown_formulation_is_refused_by_name():

@@ -74,6 +74,48 @@ def test_an_unknown_plot_formulation_is_refused_by_name():
         rw.RecurrenceCounts(10.0, 4, "sorted")
 
 
+def _rounding_tie_window() -> np.ndarray:
+    """One 14 x 160 window whose channel 0 spans -5..5 (eps = 1) and holds the pair -1.192295 / -0.19229497 at
+    samples 2 and 3: 0.99999998 apart in float64 (recurrent), exactly 1.0 once subtracted in float32 (not)."""
+    w = windows(1, seed=8)
+    w[0, 0] = -5.0
+    w[0, 0, 1], w[0, 0, 2], w[0, 0, 3] = 5.0, np.float32(-1.192295), np.float32(-0.19229497)
+    return w
+
+
+@pytest.mark.parametrize("formulation", rw.PLOT_FORMULATIONS)
+def test_float32_plots_differ_only_where_a_distance_rounds_across_eps(formulation):
+    w = _rounding_tie_window()
+    exact = rw.RecurrenceCounts(10.0, 4, formulation)(torch.as_tensor(w)).numpy()
+    rounded = rw.RecurrenceCounts(10.0, 4, formulation, precision="float32")(torch.as_tensor(w)).numpy()
+    np.testing.assert_array_equal(exact, encode_recurrence_plots(w, 10.0, resolution=40).astype(np.float32))
+    difference = exact - rounded
+    assert difference[0, 0, 0, 0] == 2.0  # the pair (2, 3) and its mirror (3, 2), both in cell (0, 0)
+    difference[0, 0, 0, 0] = 0.0
+    assert not difference.any()
+    ordinary = windows(6, seed=4)  # no distance within a float32 rounding of eps
+    np.testing.assert_array_equal(
+        rw.RecurrenceCounts(10.0, 4, formulation, "float32")(torch.as_tensor(ordinary)).numpy(),
+        encode_recurrence_plots(ordinary, 10.0, resolution=40).astype(np.float32),
+    )
+
+
+def test_an_unknown_plot_precision_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"unknown plot precision 'float16'; expected one of \['float64', 'float32'\]"):
+        rw.RecurrenceCounts(10.0, 4, precision="float16")
+
+
+def test_the_int8_graph_computes_its_plots_in_float32_and_the_fp32_graph_in_float64():
+    model = small_model()
+    double = onnx.TensorProto.DOUBLE
+    casts = {
+        name: [a.i for n in onnx.load_from_string(data).graph.node if n.op_type == "Cast" for a in n.attribute if a.name == "to"]
+        for name, data in (("fp32", rw.export_raw_window_onnx(model)), ("int8", rw.export_int8_raw_window_onnx(model, windows(8, seed=4))))
+    }  # fmt: skip
+    assert double in casts["fp32"] and double not in casts["int8"]
+    assert rw.INT8_PLOT_PRECISION == "float32"
+
+
 @pytest.mark.parametrize(
     ("n", "partner", "layout"),
     [
@@ -154,7 +196,9 @@ def test_the_benchmark_of_a_raw_signal_model_times_its_one_graph_as_the_referenc
     """No plot block: the literal graph is the fp32 graph itself (exported once), and both score the same."""
     model = _perturb(small_model("cnn1d", resolution=None, width=8, amplitude_features=True))
     report, _ = benchmark_raw_window(model, windows(6, seed=3), None, windows(8, seed=4), warmup=1, repeats=3)
-    assert report["plot_formulation"] == "none"
+    assert report["plot_formulation"] == "none" and report["int8_plot_precision"] == "none"
+    assert "stock_fp32_float32_plots_1thread" not in report["latency"]
+    assert report["int8_plot_counts"] == {"cells_differing": 0, "windows_differing": 0, "max_abs_diff": 0.0}
     assert report["agreement_vs_insole_infer"]["stock_fp32"] == report["agreement_vs_insole_infer"]["edge_fp32"]
 
 
@@ -189,8 +233,11 @@ def test_trained_model_edge_paths_agree_and_the_benchmark_reports_every_path(tra
     assert fp32["max_abs_diff_speed"] <= FP32_TOLERANCE["speed"] and fp32["max_abs_diff_weight"] <= FP32_TOLERANCE["weight"]
     assert int8["class_agreement"] >= 0.97 and report["int8_accuracy_cost_points"] <= 0.5
     assert set(report["latency"]) == {
-        "pipeline", "stock_fp32", "stock_fp32_1thread", "stock_fp32_edge_graph", "edge_fp32", "edge_int8", "edge_int8_1thread"
+        "pipeline", "stock_fp32", "stock_fp32_1thread", "stock_fp32_edge_graph", "edge_fp32", "edge_int8", "edge_int8_1thread",
+        "stock_fp32_float32_plots_1thread",
     }  # fmt: skip
+    assert report["int8_plot_precision"] == "float32" and set(report["int8_plot_counts"]) == {"cells_differing", "windows_differing", "max_abs_diff"}
+    assert report["latency"]["stock_fp32_float32_plots_1thread"]["speedup_vs_stock_fp32_float32_plots_1thread"] == 1.0
     # the stock reference reads the literal plot block; its predictions are the edge fp32 graph's, bit for bit in the plots
     assert report["agreement_vs_insole_infer"]["stock_fp32"]["class_agreement"] == 1.0
     assert report["latency"]["stock_fp32"]["speedup_vs_stock_fp32"] == 1.0

@@ -23,7 +23,9 @@ all of them at batch 1 on one thread in the same run (:func:`insole_mtl.edge.raw
 * ``float32_reshape_sum``: pooling by reshape + sum instead of AveragePool;
 * ``float32_depthwise_ones``: pooling by a depthwise all-ones convolution, stride ``k``;
 * ``float32_block_layout``: pairs laid out ``(b, C, L/k, L/k, k, k)``, the 16 of a cell summed innermost;
-* ``float32_symmetric``: ``float64_symmetric`` in float32.
+* ``float32_symmetric``: ``float64_symmetric`` in float32;
+* ``float32_folded``: ``float64_folded`` in float32, the int8 edge graph's block
+  (``RecurrenceCounts(precision="float32")``, :data:`~insole_mtl.edge.raw_window.INT8_PLOT_PRECISION`).
 
 Windows: ``--data-dir``'s test windows when given, else :func:`insole_mtl.benchmarks.recurrence.make_windows`
 (random walks and sines, some quantised channels with exact ties at ``eps``, some constant channels).
@@ -48,10 +50,13 @@ logger = logging.getLogger(__name__)
 #: the formulations, in report order; ``float64`` is the reference
 FORMULATIONS: tuple[str, ...] = (
     "float64", "float64_symmetric", "float64_folded", "float32", "float32_bounds", "float32_reshape_sum", "float32_depthwise_ones",
-    "float32_block_layout", "float32_symmetric",
+    "float32_block_layout", "float32_symmetric", "float32_folded",
 )  # fmt: skip
-#: the formulations that are :class:`~insole_mtl.edge.raw_window.RecurrenceCounts` itself
-_EXACT = {"float64": "direct", "float64_symmetric": "symmetric", "float64_folded": "folded"}
+#: the formulations that are :class:`~insole_mtl.edge.raw_window.RecurrenceCounts` itself: (formulation, precision)
+_RECURRENCE_COUNTS = {
+    "float64": ("direct", "float64"), "float64_symmetric": ("symmetric", "float64"), "float64_folded": ("folded", "float64"),
+    "float32_folded": ("folded", "float32"),
+}  # fmt: skip
 
 
 class PlotBlock(nn.Module):
@@ -59,8 +64,8 @@ class PlotBlock(nn.Module):
 
     def __init__(self, formulation: str, percentage: float, cell: int, channels: int) -> None:
         super().__init__()
-        if formulation not in FORMULATIONS or formulation in _EXACT:
-            raise ValueError(f"unknown float32 formulation {formulation!r}; expected one of {[f for f in FORMULATIONS if f not in _EXACT]}")
+        if formulation not in FORMULATIONS or formulation in _RECURRENCE_COUNTS:
+            raise ValueError(f"unknown float32 formulation {formulation!r}; expected one of {[f for f in FORMULATIONS if f not in _RECURRENCE_COUNTS]}")
         self.formulation, self.fraction, self.cell = formulation, float(percentage) / 100, int(cell)
         self.register_buffer("ones", torch.ones(int(channels), 1, self.cell, self.cell))
 
@@ -87,10 +92,10 @@ class PlotBlock(nn.Module):
 
 
 def build_plot_block(formulation: str, percentage: float, cell: int, channels: int) -> nn.Module:
-    """The module of ``formulation``; the ``float64`` ones are the edge graph's own
+    """The module of ``formulation``; the ``float64`` ones and ``float32_folded`` are the edge graphs' own
     :class:`~insole_mtl.edge.raw_window.RecurrenceCounts`."""
-    if formulation in _EXACT:
-        return rw.RecurrenceCounts(percentage, cell, _EXACT[formulation])
+    if formulation in _RECURRENCE_COUNTS:
+        return rw.RecurrenceCounts(percentage, cell, *_RECURRENCE_COUNTS[formulation])
     return PlotBlock(formulation, percentage, cell, channels)
 
 

@@ -12,11 +12,14 @@ window per stride):
   and no convolution widened (``channel_padding=None``) — the reference;
 * ``stock_fp32_1thread``: the same with one intra-op thread (ORT's default is one per core): what the graph and
   int8 give, apart from threading;
+* ``stock_fp32_float32_plots_1thread`` (models that read plots): the same graph with its plot block in float32
+  (one thread): what the int8 graph's float32 plot arithmetic alone would give stock ORT;
 * ``stock_fp32_edge_graph``: stock ONNX Runtime on the edge's fp32 graph (the plot block in the formulation ORT
   runs fastest, same plots bit for bit; narrow convolutions zero-padded, :mod:`insole_mtl.edge.conv_channels`):
   what the rewrite alone gives;
 * ``edge_fp32`` / ``edge_int8``: :func:`insole_mtl.edge.raw_window.edge_session` (all graph optimisations, ORT's
-  default threading) on the edge's fp32 graph and on its int8 graph (feature maps quantised, plots in float64);
+  default threading) on the edge's fp32 graph (plots in float64, exact) and on its int8 graph (feature maps
+  quantised, plots in float32: ``int8_plot_counts`` counts the cells where they differ from the encoder's);
 * ``edge_int8_1thread``: the int8 graph on one thread without spinning (for CPUs shared with other work);
 * ``int8_breakdown``: the int8 path's plot computation and quantised network, each alone (:func:`int8_breakdown`);
 * ``int8_scopes``: agreement and one-thread latency of the int8 graph per quantisation scope (:func:`int8_scopes`).
@@ -117,7 +120,7 @@ def int8_breakdown(
 ) -> dict[str, dict[str, float]]:
     """Back-to-back latency of the int8 path's two parts alone (``parts``: :func:`insole_mtl.edge.raw_window.int8_parts`)
     on one thread without spinning (the steadiest attribution): ``plot_inputs`` (raw windows -> the network's
-    inputs, float64 plots) and ``int8_network`` (those inputs, precomputed -> outputs): where the int8 path's time goes."""
+    inputs, the int8 graph's plot arithmetic) and ``int8_network`` (those inputs, precomputed -> outputs): where the int8 path's time goes."""
     pre, network = (rw.edge_session(graph.SerializeToString(), threads=1, spinning=False) for graph in parts)
     inputs = rw.model_ready_inputs(model, windows)
     feeds = [{name: x[i : i + 1] for name, x in zip(model.input_names, inputs)} for i in range(len(windows))]
@@ -125,6 +128,17 @@ def int8_breakdown(
     plot = time_paths({"plot_inputs": lambda x: pre.run(None, {rw.INPUT: x})}, windows, warmup, repeats)
     net = time_paths({"int8_network": lambda i: network.run(None, feeds[int(i[0, 0, 0])])}, index, warmup, repeats)
     return {**plot, **net}
+
+
+def plot_counts_differing(model: MultitaskModel, windows: np.ndarray, pre: onnx.ModelProto) -> dict[str, object]:
+    """Where the int8 path's plot computation (``pre``, :func:`insole_mtl.edge.raw_window.int8_parts`' first graph)
+    differs from the encoder's float64 counts on ``windows (n, C, L)``: the number of differing cells and of windows
+    with one, and the largest difference (in counts)."""
+    got = rw.run_raw(rw.edge_session(pre.SerializeToString(), threads=1, spinning=False), windows)
+    expected = dict(zip((f"{name}_in" for name in model.input_names), rw.model_ready_inputs(model, windows)))
+    differing = sum((got[name] != value).reshape(len(windows), -1).sum(axis=1) for name, value in expected.items())
+    largest = max(float(np.abs(got[name] - value).max(initial=0.0)) for name, value in expected.items())
+    return {"cells_differing": int(differing.sum()), "windows_differing": int((differing > 0).sum()), "max_abs_diff": largest}
 
 
 def int8_scopes(
@@ -169,6 +183,9 @@ def benchmark_raw_window(
         "edge_fp32": rw.edge_session(graphs["fp32"]), "edge_int8": rw.edge_session(graphs["int8"]),
         "edge_int8_1thread": rw.edge_session(graphs["int8"], threads=1, spinning=False),
     }  # fmt: skip
+    if encoder is not None:
+        literal_float32 = rw.export_raw_window_onnx(model, formulation="direct", channel_padding=None, plot_precision="float32")
+        sessions["stock_fp32_float32_plots_1thread"] = rw.stock_session(literal_float32, threads=1)
     scored = ("stock_fp32", "edge_fp32", "edge_int8")
     accuracy = {name: agreement(reference, rw.run_raw(sessions[name], windows), labels) for name in scored}
     paths: dict[str, Callable[[np.ndarray], object]] = {
@@ -183,6 +200,8 @@ def benchmark_raw_window(
         for row in table.values():
             row["speedup_vs_stock_fp32"] = stock / row["median_ms"]
             row["speedup_vs_stock_fp32_1thread"] = stock_1thread / row["median_ms"]
+            if "stock_fp32_float32_plots_1thread" in table:
+                row["speedup_vs_stock_fp32_float32_plots_1thread"] = table["stock_fp32_float32_plots_1thread"]["median_ms"] / row["median_ms"]
     chosen = rw.default_variant()
     breakdown = int8_breakdown(model, contiguous, parts, warmup, repeats)
     scope_graphs = {
@@ -194,6 +213,7 @@ def benchmark_raw_window(
         "machine": rw.machine(),
         "windows": int(len(windows)),
         "plot_formulation": formulation,
+        "int8_plot_precision": "none" if encoder is None else rw.INT8_PLOT_PRECISION,
         "repeats": int(repeats),
         "latency": latency,
         "latency_streaming": streaming,
@@ -206,6 +226,7 @@ def benchmark_raw_window(
         "default_speedup_vs_stock_fp32_streaming": streaming[f"edge_{chosen}"]["speedup_vs_stock_fp32"],
         "size_bytes": {name: len(data) for name, data in graphs.items()},
         "int8_breakdown": breakdown,
+        "int8_plot_counts": plot_counts_differing(model, contiguous, parts[0]),
         "int8_scopes": scopes,
     }
     if labels is not None:

@@ -17,7 +17,8 @@ so a device would also need our Python encoder. :func:`export_raw_window_onnx` p
 
 Variants (:func:`build_edge_variants`): ``fp32`` (the raw-window graph) and ``int8`` (the network's
 convolutional feature maps statically quantised, QDQ, per-channel, U8S8, calibrated on training windows; the plot
-computation stays in float64 and is merged in front of it with :func:`onnx.compose.merge_models`). In both, a
+computation, in float32 there (:data:`INT8_PLOT_PRECISION`: the network is approximate anyway), is merged in front
+of it with :func:`onnx.compose.merge_models`). In both, a
 convolution whose input channels the CPU kernels handle slowly (the 14-channel stem) reads zero-padded inputs
 (:mod:`insole_mtl.edge.conv_channels`): exact, 47 -> 25 µs for the int8 stem at batch 1.
 :func:`edge_session` opens the session (ORT_ENABLE_ALL, ORT's default threading; one thread without spinning on
@@ -60,13 +61,20 @@ VARIANTS: tuple[str, ...] = ("fp32", "int8")
 PLOT_FORMULATIONS: tuple[str, ...] = ("direct", "symmetric", "folded")
 #: smallest cell ``k`` for which ``auto`` takes the folded formulation (measured, :class:`RecurrenceCounts`)
 FOLDED_MIN_CELL = 2
+#: arithmetic of the in-graph plot computation (:class:`RecurrenceCounts`): ``float64`` is the encoder's, exact
+PLOT_PRECISIONS: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
+#: the int8 variant's plot arithmetic: its network is approximate anyway, and float32 pairs take ~28 % less time
+#: at batch 1 (``folded`` block, one thread, ``python -m insole_mtl.benchmarks edge_plot_block``: 0.134 against
+#: 0.185 ms on a 2-vCPU EPYC, 2026-12-02); the counts it changes are reported by ``python -m
+#: insole_mtl.edge.raw_benchmark`` (``int8_plot_counts``: none on the default run's 440 test windows)
+INT8_PLOT_PRECISION = "float32"
 
 
 class RecurrenceCounts(nn.Module):
     """Raw windows ``(b, C, L)`` float32 -> recurrence plots ``(b, C, L, L)`` (0/1) or counts per ``k x k`` cell
-    ``(b, C, L/k, L/k)`` (0..k²), float32, computed in float64 like the training encoder.
+    ``(b, C, L/k, L/k)`` (0..k²), float32, computed in float64 like the training encoder (or in float32 on request).
 
-    Three formulations, all BIT-IDENTICAL to the encoder (``tests/edge/test_raw_window.py``), told apart only by
+    Three formulations, all BIT-IDENTICAL to the encoder in float64 (``tests/edge/test_raw_window.py``), told apart only by
     what ONNX Runtime makes of them:
 
     * ``direct``: the definition written literally: ``|x_k - x_l| < eps`` for every pair, then a sum pool over
@@ -98,9 +106,13 @@ class RecurrenceCounts(nn.Module):
         percentage: ``eps`` as a percentage of the window-channel maximum distance, in (0, 100].
         cell: ``k`` (1 = full plots).
         formulation: ``auto``, ``direct``, ``symmetric`` or ``folded``.
+        precision: ``float64`` (the encoder's arithmetic: bit-identical) or ``float32``, half the bytes per pair:
+            ``x_k - x_l`` and ``eps`` are rounded to float32, so a distance within a rounding of ``eps`` can fall on
+            the other side of it (the int8 path's option, whose network is approximate anyway; the counts it changes
+            are counted by ``python -m insole_mtl.edge.raw_benchmark``).
     """
 
-    def __init__(self, percentage: float, cell: int = 1, formulation: str = "auto") -> None:
+    def __init__(self, percentage: float, cell: int = 1, formulation: str = "auto", precision: str = "float64") -> None:
         super().__init__()
         if not 0.0 < float(percentage) <= 100.0:
             raise ValueError(f"percentage must be in (0, 100], got {percentage!r}")
@@ -111,9 +123,12 @@ class RecurrenceCounts(nn.Module):
         if formulation == "auto":
             formulation = "folded" if self.cell >= FOLDED_MIN_CELL else "direct"
         self.formulation = formulation
+        if precision not in PLOT_PRECISIONS:
+            raise ValueError(f"unknown plot precision {precision!r}; expected one of {list(PLOT_PRECISIONS)}")
+        self.precision = precision
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        x = windows.to(torch.float64)
+        x = windows.to(PLOT_PRECISIONS[self.precision])
         eps = recurrence_threshold(x, self.fraction)
         if self.formulation == "symmetric":
             return symmetric_counts(x, eps, self.cell)
@@ -183,9 +198,9 @@ def folded_counts(x: torch.Tensor, eps: torch.Tensor, cell: int) -> torch.Tensor
 
 class PlotInputs(nn.Module):
     """Raw windows -> the model's inputs in ``input_names`` order (the preprocessing graph of the int8 variant);
-    ``formulation``: :class:`RecurrenceCounts`'."""
+    ``formulation`` and ``precision``: :class:`RecurrenceCounts`'."""
 
-    def __init__(self, model: MultitaskModel, formulation: str = "auto") -> None:
+    def __init__(self, model: MultitaskModel, formulation: str = "auto", precision: str = "float64") -> None:
         super().__init__()
         self.input_names = tuple(model.input_names)
         pre = model.preprocessing.get("recurrence") or {}
@@ -193,7 +208,7 @@ class PlotInputs(nn.Module):
         resolution = pre.get("resolution")
         cell = recurrence_cell(length, int(resolution)) if resolution and int(resolution) != length else 1
         percentage = float(pre.get("percentage", 10.0))
-        self.encoder = RecurrenceCounts(percentage, cell, formulation) if RECURRENCE_PLOTS in self.input_names else None
+        self.encoder = RecurrenceCounts(percentage, cell, formulation, precision) if RECURRENCE_PLOTS in self.input_names else None
 
     def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = []
@@ -205,10 +220,10 @@ class PlotInputs(nn.Module):
 class RawWindowModel(nn.Module):
     """``forward(windows)`` -> ``(*task outputs in task order, activity probability)``, physical units."""
 
-    def __init__(self, model: MultitaskModel, formulation: str = "auto") -> None:
+    def __init__(self, model: MultitaskModel, formulation: str = "auto", precision: str = "float64") -> None:
         super().__init__()
         self.model = model
-        self.inputs = PlotInputs(model, formulation)
+        self.inputs = PlotInputs(model, formulation, precision)
         self.output_names = (*model.task_names, PROBABILITY) if "activity" in model.task_names else model.task_names
 
     def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -242,14 +257,19 @@ def export_window_module(module: nn.Module, example: torch.Tensor, outputs: Sequ
 
 
 def export_raw_window_onnx(
-    model: MultitaskModel, opset: int = DEFAULT_OPSET, formulation: str = "auto", channel_padding: ChannelPadding | None = FP32_PADDING
+    model: MultitaskModel,
+    opset: int = DEFAULT_OPSET,
+    formulation: str = "auto",
+    channel_padding: ChannelPadding | None = FP32_PADDING,
+    plot_precision: str = "float64",
 ) -> bytes:
     """The fp32 self-contained graph: ``windows (batch, C, L)`` -> task outputs + ``activity_probability``;
-    ``formulation`` of the plot block: :class:`RecurrenceCounts`'; ``channel_padding``: which convolutions read
-    zero-padded inputs (:mod:`insole_mtl.edge.conv_channels`; None: the graph as exported, the stock reference)."""
+    ``formulation`` and ``plot_precision`` of the plot block: :class:`RecurrenceCounts`' (float64: the encoder's
+    plots bit for bit); ``channel_padding``: which convolutions read zero-padded inputs
+    (:mod:`insole_mtl.edge.conv_channels`; None: the graph as exported, the stock reference)."""
     channels, length = _check_model(model)
     was_training = model.training
-    wrapper = RawWindowModel(model.to("cpu").eval(), formulation).eval()
+    wrapper = RawWindowModel(model.to("cpu").eval(), formulation, plot_precision).eval()
     try:
         graph = export_window_module(wrapper, torch.zeros(2, channels, length), wrapper.output_names, opset)
     finally:
@@ -259,9 +279,9 @@ def export_raw_window_onnx(
     return pad_conv_input_channels_bytes(graph, channel_padding)
 
 
-def _preprocessing_graph(model: MultitaskModel, opset: int, formulation: str) -> onnx.ModelProto:
+def _preprocessing_graph(model: MultitaskModel, opset: int, formulation: str, precision: str) -> onnx.ModelProto:
     channels, length = _check_model(model)
-    module = PlotInputs(model, formulation).eval()
+    module = PlotInputs(model, formulation, precision).eval()
     names = [f"{name}_in" for name in module.input_names]
     return onnx.load_from_string(export_window_module(module, torch.zeros(2, channels, length), names, opset))
 
@@ -292,16 +312,17 @@ def int8_parts(
     batch_size: int = 32,
     opset: int = DEFAULT_OPSET,
     formulation: str = "auto",
+    plot_precision: str = INT8_PLOT_PRECISION,
     **quantize_options: object,
 ) -> tuple[onnx.ModelProto, onnx.ModelProto]:
-    """The two graphs the int8 variant merges: the float64 plot computation (``windows`` -> ``<input>_in`` for each
+    """The two graphs the int8 variant merges: the plot computation (``windows`` -> ``<input>_in`` for each
     model input) and the statically quantised network (the model's inputs -> task outputs; with
     :func:`~insole_mtl.edge.quantization.quantize_int8`'s default, convolutions whose input channels are not a
     multiple of 4 read zero-padded inputs).
 
     Args:
         calibration_windows: raw TRAINING windows ``(n, C, L)`` (a few hundred), in sensor units.
-        formulation: of the plot block (:class:`RecurrenceCounts`).
+        formulation, plot_precision: of the plot block (:class:`RecurrenceCounts`' ``formulation``, ``precision``).
         quantize_options: passed to :func:`insole_mtl.edge.quantization.quantize_int8`.
     """
     calibration_windows = np.asarray(calibration_windows, dtype=np.float32)
@@ -310,7 +331,7 @@ def int8_parts(
     example = model_ready_inputs(model, calibration_windows[:2])
     network = export_onnx(model, tuple(torch.as_tensor(x) for x in example), opset=opset)
     batches = (model_ready_inputs(model, calibration_windows[i : i + batch_size]) for i in range(0, len(calibration_windows), batch_size))
-    return _preprocessing_graph(model, opset, formulation), onnx.load_from_string(quantize_int8(network, batches, **quantize_options))
+    return _preprocessing_graph(model, opset, formulation, plot_precision), onnx.load_from_string(quantize_int8(network, batches, **quantize_options))
 
 
 def merge_int8_parts(model: MultitaskModel, pre: onnx.ModelProto, quantised: onnx.ModelProto) -> bytes:
@@ -336,11 +357,13 @@ def export_int8_raw_window_onnx(
     batch_size: int = 32,
     opset: int = DEFAULT_OPSET,
     formulation: str = "auto",
+    plot_precision: str = INT8_PLOT_PRECISION,
     **quantize_options: object,
 ) -> bytes:
-    """The int8 self-contained graph: float64 plot computation (as in fp32) + the statically quantised network
+    """The int8 self-contained graph: the plot computation (float32 by default, :data:`INT8_PLOT_PRECISION`) + the
+    statically quantised network
     (:func:`int8_parts`, :func:`merge_int8_parts`)."""
-    return merge_int8_parts(model, *int8_parts(model, calibration_windows, batch_size, opset, formulation, **quantize_options))
+    return merge_int8_parts(model, *int8_parts(model, calibration_windows, batch_size, opset, formulation, plot_precision, **quantize_options))
 
 
 def build_edge_variants(model: MultitaskModel, calibration_windows: np.ndarray, variants: Iterable[str] = VARIANTS) -> dict[str, bytes]:
