@@ -112,6 +112,23 @@ def test_benchmark_stage_returns_every_key(setup):
     json.dumps(efficiency)  # efficiency.json must be serialisable
 
 
+def test_speed_ups_are_ratios_of_median_latencies():
+    """One stalled int8 call (mean 0.28 ms) must not turn a 1.5x faster engine into a slower one."""
+    figures = {
+        "params": 1, "macs": 1, "model_size_mb": 0.1,
+        "latency_ms_cpu_bs1": 2.0, "latency_ms_cpu_bs1_median": 1.5,
+        "latency_ms_onnx_bs1": 0.21, "latency_ms_onnx_bs1_median": 0.2,
+        "latency_ms_int8_bs1": 0.28, "latency_ms_int8_bs1_median": 0.125,
+        "latency_ms_cuda_bs1": None,
+    }  # fmt: skip
+    efficiency, _ = report_efficiency(figures, {})
+    assert efficiency["speedup_int8_vs_onnx_bs1"] == pytest.approx(1.6)
+    assert efficiency["speedup_onnx_vs_torch_bs1"] == pytest.approx(7.5)
+    assert efficiency["speedup_int8_vs_torch_bs1"] == pytest.approx(12.0)
+    del figures["latency_ms_int8_bs1_median"]  # no median recorded: the mean
+    assert report_efficiency(figures, {})[0]["speedup_int8_vs_onnx_bs1"] == pytest.approx(0.2 / 0.28)
+
+
 def test_disabled_int8_gives_empty_bytes_and_null_figures(setup):
     case, model, test, labels, onnx_model, _, _ = setup
     params = {**PARAMS, "int8": False, "memory": False, "single_task": False, "throughput_batch": 0}
