@@ -116,13 +116,18 @@ def time_paths(
 
 
 def int8_breakdown(
-    model: MultitaskModel, windows: np.ndarray, parts: tuple[onnx.ModelProto, onnx.ModelProto], warmup: int, repeats: int
+    model: MultitaskModel,
+    windows: np.ndarray,
+    inputs: tuple[np.ndarray, ...],
+    parts: tuple[onnx.ModelProto, onnx.ModelProto],
+    warmup: int,
+    repeats: int,
 ) -> dict[str, dict[str, float]]:
     """Back-to-back latency of the int8 path's two parts alone (``parts``: :func:`insole_mtl.edge.raw_window.int8_parts`)
     on one thread without spinning (the steadiest attribution): ``plot_inputs`` (raw windows -> the network's
-    inputs, the int8 graph's plot arithmetic) and ``int8_network`` (those inputs, precomputed -> outputs): where the int8 path's time goes."""
+    inputs, the int8 graph's plot arithmetic) and ``int8_network`` (``inputs``, the network's inputs of ``windows``
+    precomputed by :func:`insole_mtl.edge.raw_window.model_ready_inputs` -> outputs): where the int8 path's time goes."""
     pre, network = (rw.edge_session(graph.SerializeToString(), threads=1, spinning=False) for graph in parts)
-    inputs = rw.model_ready_inputs(model, windows)
     feeds = [{name: x[i : i + 1] for name, x in zip(model.input_names, inputs)} for i in range(len(windows))]
     index = np.arange(len(windows), dtype=np.float32).reshape(-1, 1, 1)  # time_paths hands each path a window; here its index
     plot = time_paths({"plot_inputs": lambda x: pre.run(None, {rw.INPUT: x})}, windows, warmup, repeats)
@@ -130,12 +135,15 @@ def int8_breakdown(
     return {**plot, **net}
 
 
-def plot_counts_differing(model: MultitaskModel, windows: np.ndarray, pre: onnx.ModelProto) -> dict[str, object]:
+def plot_counts_differing(
+    model: MultitaskModel, windows: np.ndarray, inputs: tuple[np.ndarray, ...], pre: onnx.ModelProto
+) -> dict[str, object]:
     """Where the int8 path's plot computation (``pre``, :func:`insole_mtl.edge.raw_window.int8_parts`' first graph)
-    differs from the encoder's float64 counts on ``windows (n, C, L)``: the number of differing cells and of windows
-    with one, and the largest difference (in counts)."""
+    differs from the encoder's float64 counts (``inputs``: :func:`insole_mtl.edge.raw_window.model_ready_inputs` of
+    ``windows (n, C, L)``): the number of differing cells and of windows with one, and the largest difference (in
+    counts)."""
     got = rw.run_raw(rw.edge_session(pre.SerializeToString(), threads=1, spinning=False), windows)
-    expected = dict(zip((f"{name}_in" for name in model.input_names), rw.model_ready_inputs(model, windows)))
+    expected = dict(zip((f"{name}_in" for name in model.input_names), inputs))
     differing = sum((got[name] != value).reshape(len(windows), -1).sum(axis=1) for name, value in expected.items())
     largest = max(float(np.abs(got[name] - value).max(initial=0.0)) for name, value in expected.items())
     return {"cells_differing": int(differing.sum()), "windows_differing": int((differing > 0).sum()), "max_abs_diff": largest}
@@ -203,7 +211,9 @@ def benchmark_raw_window(
             if "stock_fp32_float32_plots_1thread" in table:
                 row["speedup_vs_stock_fp32_float32_plots_1thread"] = table["stock_fp32_float32_plots_1thread"]["median_ms"] / row["median_ms"]
     chosen = rw.default_variant()
-    breakdown = int8_breakdown(model, contiguous, parts, warmup, repeats)
+    # the network's inputs in float64 (the encoder's counts), once: the breakdown's feeds and the plot comparison's truth
+    inputs = rw.model_ready_inputs(model, contiguous)
+    breakdown = int8_breakdown(model, contiguous, inputs, parts, warmup, repeats)
     scope_graphs = {
         scope: graphs["int8"] if scope == DEFAULT_SCOPE else rw.export_int8_raw_window_onnx(model, calibration_windows, scope=scope)
         for scope in SCOPES
@@ -226,7 +236,7 @@ def benchmark_raw_window(
         "default_speedup_vs_stock_fp32_streaming": streaming[f"edge_{chosen}"]["speedup_vs_stock_fp32"],
         "size_bytes": {name: len(data) for name, data in graphs.items()},
         "int8_breakdown": breakdown,
-        "int8_plot_counts": plot_counts_differing(model, contiguous, parts[0]),
+        "int8_plot_counts": plot_counts_differing(model, contiguous, inputs, parts[0]),
         "int8_scopes": scopes,
     }
     if labels is not None:
