@@ -49,6 +49,8 @@ from insole_mtl.edge.quantization import DEFAULT_SCOPE, SCOPES
 from insole_mtl.models import MultitaskModel
 from insole_mtl.signals.windows import evenly_spaced
 
+#: the stock paths every path's ``speedup_vs_<path>`` is computed against
+REFERENCES: tuple[str, ...] = ("stock_fp32", "stock_fp32_1thread", "stock_fp32_float32_plots_1thread")
 #: the tolerances the tests hold the fp32 graph to (vs insole_infer, fp32 PyTorch)
 FP32_TOLERANCE = {"activity_probability": 1e-5, "speed": 1e-4, "weight": 1e-3}
 
@@ -204,12 +206,11 @@ def benchmark_raw_window(
     latency = time_paths(paths, contiguous, warmup, repeats)
     streaming = time_paths(paths, contiguous, warmup, max(1, repeats // 3), idle_s=stream_idle_s)
     for table in (latency, streaming):
-        stock, stock_1thread = table["stock_fp32"]["median_ms"], table["stock_fp32_1thread"]["median_ms"]
+        # every path against each stock reference the run timed (the float32-plot one only for models with plots)
+        stocks = {name: table[name]["median_ms"] for name in REFERENCES if name in table}
         for row in table.values():
-            row["speedup_vs_stock_fp32"] = stock / row["median_ms"]
-            row["speedup_vs_stock_fp32_1thread"] = stock_1thread / row["median_ms"]
-            if "stock_fp32_float32_plots_1thread" in table:
-                row["speedup_vs_stock_fp32_float32_plots_1thread"] = table["stock_fp32_float32_plots_1thread"]["median_ms"] / row["median_ms"]
+            for name, stock in stocks.items():
+                row[f"speedup_vs_{name}"] = stock / row["median_ms"]
     chosen = rw.default_variant()
     # the network's inputs in float64 (the encoder's counts), once: the breakdown's feeds and the plot comparison's truth
     inputs = rw.model_ready_inputs(model, contiguous)
