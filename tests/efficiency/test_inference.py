@@ -7,6 +7,7 @@ import torch
 
 from insole_mtl.efficiency.inference import (
     BenchmarkConfig,
+    compare_mtl_to_single,
     input_shapes,
     measure_inference,
     mobilenet_options,
@@ -176,3 +177,20 @@ def test_an_ensembles_single_task_models_are_ensembles_of_the_same_size():
     assert all(isinstance(m, EnsembleModel) and len(m.members) == 2 for m in singles)
     heads = sum(p.numel() for p in members[0].heads.parameters())
     assert sum(count_parameters(m) for m in singles) == 2 * (3 * (count_parameters(members[0]) - heads) + heads)
+
+
+def test_mtl_vs_single_latency_ratio_is_by_medians(monkeypatch):
+    """One stalled call moves a mean, not a median: the ratio reads the medians, the means' ratio sits beside it."""
+    import insole_mtl.efficiency.inference as inference
+
+    model = _built("cnn1d", 4, TASKS, width=8)
+    # the MTL model first, then one single-task model per task (the order compare_mtl_to_single times them)
+    figures = iter([{"mean": 6.0, "median": 1.0}, {"mean": 1.0, "median": 1.0}, {"mean": 9.0, "median": 1.0}, {"mean": 2.0, "median": 2.0}])
+    monkeypatch.setattr(inference, "torch_latency", lambda *args, **kwargs: next(figures))
+    result = compare_mtl_to_single(model, random_inputs(model, 1, window_length=32), warmup=0, repeats=1)
+    assert result["mtl_vs_single_latency_ratio"] == 0.25
+    assert result["mtl_vs_single_latency_ratio_means"] == 0.5
+    assert result["single_task_latency_ms_cpu_bs1"] == {"activity": 1.0, "speed": 9.0, "weight": 2.0}
+    assert result["single_task_latency_ms_cpu_bs1_median"] == {"activity": 1.0, "speed": 1.0, "weight": 2.0}
+    assert (result["three_single_task_latency_ms_cpu_bs1"], result["three_single_task_latency_ms_cpu_bs1_median"]) == (12.0, 4.0)
+    assert (result["mtl_latency_ms_cpu_bs1"], result["mtl_latency_ms_cpu_bs1_median"]) == (6.0, 1.0)
