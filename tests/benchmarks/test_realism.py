@@ -21,6 +21,7 @@ GAITPDB_CHANNELS = [f"{foot}{k}" for foot in ("L", "R") for k in range(1, 9)]
 COHORT_KEYS = {
     "n_subjects", "n_windows", "weight_std_kg", "force_line_r", "mean_mae_kg", "force_line_mae_kg", "ridge_mae_kg",
     "force_line_ratio", "ridge_ratio", "force_line_ratio_std", "ridge_ratio_std", "per_seed",
+    "force_and_shape_mae_kg", "force_and_shape_ratio", "force_and_shape_ratio_std",
 }  # fmt: skip
 
 
@@ -112,6 +113,12 @@ def test_scores_predict_every_subject_out_of_fold():
     assert scores["force_line_mae_kg"] < 1e-6 and scores["force_line_r"] == pytest.approx(1.0)
     assert scores["mean_mae_kg"] > 5 and scores["force_line_ratio"] < 1e-6
     assert [s["fold_seed"] for s in scores["per_seed"]] == [0, 1]
+    # the force beside the shape features: the force carries it all here, so the ridge is close to the exact line
+    assert scores["force_and_shape_mae_kg"] < 0.2 * scores["mean_mae_kg"]
+    scanned = score_weight_baselines(windows, labels, PAPER_CHANNELS, PAPER_CHANNELS[6:], SYNTHETIC_REGIONS, 5, (0,), scan=True)
+    assert list(scanned["force_plus_feature"]) == list(FEATURE_NAMES)
+    assert all(np.isfinite(v) and v < 0.2 * scores["mean_mae_kg"] for v in scanned["force_plus_feature"].values())
+    assert "force_plus_feature" not in scores
 
 
 def test_tiny_benchmark_run_returns_the_documented_keys(monkeypatch):

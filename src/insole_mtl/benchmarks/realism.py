@@ -1,7 +1,7 @@
 """Is body weight as hard to read from the synthetic cohort as from real insoles? Two honest baselines.
 
 ``python -m insole_mtl.benchmarks realism [--n-subjects 36] [--seed 7] [--duration-scale 0.15]
-[--gaitpdb ../shared/data/gaitpdb | --skip-gaitpdb] [--folds 5] [--fold-seeds 0 1 2] [--conf conf]``
+[--gaitpdb ../shared/data/gaitpdb | --skip-gaitpdb] [--folds 5] [--fold-seeds 0 1 2] [--conf conf] [--scan]``
 
 Scores two body-weight baselines subject-wise on
 
@@ -29,7 +29,11 @@ Baselines:
   the force channels are ``reports.physical_baseline.force_channels`` of the cohort's conf;
 * ``ridge``: scikit-learn ``Ridge`` on standardised :func:`scale_free_features` (16 per window), every
   training subject weighted equally (sample weight 1 / its windows), ``alpha`` chosen among
-  :data:`RIDGE_ALPHAS` by an inner subject-wise K-fold on the training subjects only.
+  :data:`RIDGE_ALPHAS` by an inner subject-wise K-fold on the training subjects only;
+* ``force_and_shape``: the same ridge on the mean total force beside the 16 shape features: what shape adds to
+  magnitude (with ``--scan`` also the mean force with each shape feature alone, ``force_plus_feature``: on
+  gaitpdb the coefficient of variation of the total force is the one that carries it, the cue of the gaitpdb
+  environment's force prior, :mod:`insole_mtl.models.force_prior`).
 
 Returned (and logged): ``protocol`` (folds, fold seeds, split, scoring, ridge, feature names), ``synthetic``
 (cohort config, windowing, experiments + the figures of :func:`score_weight_baselines`), ``gaitpdb`` (path,
@@ -262,8 +266,10 @@ def score_weight_baselines(
     regions: Mapping[str, Mapping[str, Sequence[str]]],
     n_folds: int = 5,
     fold_seeds: Sequence[int] = (0, 1, 2),
+    scan: bool = False,
 ) -> dict[str, Any]:
-    """Subject-wise K-fold MAE (kg) of the mean predictor, the calibrated force line and the shape ridge.
+    """Subject-wise K-fold MAE (kg) of the mean predictor, the calibrated force line, the shape ridge and the ridge
+    on the mean force beside the shape features (``force_and_shape``: what shape adds to magnitude).
 
     Args:
         windows: ``(n, C, L)`` raw windows; labels: one row per window with ``subject`` and ``weight``
@@ -271,13 +277,16 @@ def score_weight_baselines(
         channels: window channel names; force_channels: those summed by the force line; regions: see
             :func:`scale_free_features`.
         n_folds: subject folds; fold_seeds: one complete K-fold per seed, figures averaged.
+        scan: also score a ridge on the mean force and each shape feature alone (``force_plus_feature``: which
+            feature carries what the force line misses; 16 more fits per fold).
 
     Returns:
         ``n_subjects``, ``n_windows``, ``mean_mae_kg``, ``force_line_mae_kg``, ``force_line_ratio``,
         ``ridge_mae_kg``, ``ridge_ratio`` (ratio = MAE / ``mean_mae_kg``), ``force_line_ratio_std`` and
         ``ridge_ratio_std`` (population std of the per-seed ratios), ``weight_std_kg`` (over subjects),
-        ``force_line_r`` (Pearson r of subject mean force and weight, all subjects), ``per_seed`` (the three
-        MAEs and the chosen ridge alphas for each fold seed).
+        ``force_line_r`` (Pearson r of subject mean force and weight, all subjects), ``force_and_shape_mae_kg``
+        (and its ratio), ``per_seed`` (the MAEs and the chosen ridge alphas for each fold seed); with ``scan``,
+        ``force_plus_feature`` ``{feature: MAE}``, averaged over the fold seeds.
     """
     labels = labels.reset_index(drop=True)
     if len(windows) != len(labels):
@@ -290,10 +299,13 @@ def score_weight_baselines(
         raise ValueError("realism: fold_seeds is empty; give at least one seed")
     force = mean_total_force(windows, force_channel_indices(channels, force_channels))
     features = scale_free_features(windows, channels, regions)
+    ridges = {"ridge": features, "force_and_shape": np.column_stack([force, features])}
+    if scan:
+        ridges.update({f"force_plus_{name}": np.column_stack([force, features[:, j]]) for j, name in enumerate(FEATURE_NAMES)})
     per_seed = []
     for seed in fold_seeds:
-        predictions = {name: np.full(len(weight), np.nan) for name in ("mean", "force_line", "ridge")}
-        alphas = []
+        predictions = {name: np.full(len(weight), np.nan) for name in ("mean", "force_line", *ridges)}
+        alphas: list[float] = []
         for held in subject_folds(subjects, n_folds, int(seed)):
             test = np.isin(subjects, held)
             train = ~test
@@ -301,10 +313,11 @@ def score_weight_baselines(
             predictions["mean"][test] = per_subject.mean()
             calibration = fit_force_calibration(force[train], weight[train], subjects[train])
             predictions["force_line"][test] = calibration.predict(force[test])
-            alpha = _choose_alpha(features[train], weight[train], subjects[train], n_folds, int(seed))
-            model = _fit_ridge(features[train], weight[train], subjects[train], alpha)
-            predictions["ridge"][test] = model.predict(features[test])
-            alphas.append(alpha)
+            for name, x in ridges.items():
+                alpha = _choose_alpha(x[train], weight[train], subjects[train], n_folds, int(seed))
+                predictions[name][test] = _fit_ridge(x[train], weight[train], subjects[train], alpha).predict(x[test])
+                if name == "ridge":
+                    alphas.append(alpha)
         scores = {f"{name}_mae_kg": _subject_mae(subjects, weight, p) for name, p in predictions.items()}
         per_seed.append({"fold_seed": int(seed), **scores, "ridge_alphas": alphas})
     frame = pd.DataFrame({"s": subjects, "f": force, "w": weight}).groupby("s").mean()
@@ -314,12 +327,17 @@ def score_weight_baselines(
         "weight_std_kg": float(frame["w"].std(ddof=1)),
         "force_line_r": float(np.corrcoef(frame["f"], frame["w"])[0, 1]),
     }
-    for name in ("mean", "force_line", "ridge"):
-        result[f"{name}_mae_kg"] = float(np.mean([s[f"{name}_mae_kg"] for s in per_seed]))
-    for name in ("force_line", "ridge"):
+    def averaged(name: str) -> float:
+        return float(np.mean([s[f"{name}_mae_kg"] for s in per_seed]))
+
+    for name in ("mean", "force_line", "ridge", "force_and_shape"):
+        result[f"{name}_mae_kg"] = averaged(name)
+    for name in ("force_line", "ridge", "force_and_shape"):
         result[f"{name}_ratio"] = result[f"{name}_mae_kg"] / result["mean_mae_kg"]
         # Spread of the per-seed ratios: how much of a difference between cohorts is just the choice of folds.
         result[f"{name}_ratio_std"] = float(np.std([s[f"{name}_mae_kg"] / s["mean_mae_kg"] for s in per_seed]))
+    if scan:
+        result["force_plus_feature"] = {name: averaged(f"force_plus_{name}") for name in FEATURE_NAMES}
     result["per_seed"] = per_seed
     return result
 
@@ -404,16 +422,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--folds", type=int, default=5, help="subject-disjoint folds")
     parser.add_argument("--fold-seeds", type=int, nargs="+", default=[0, 1, 2], help="one K-fold per seed, figures averaged")
     parser.add_argument("--conf", type=Path, default=None, help="the project's conf folder (default: <project root>/conf)")
+    parser.add_argument("--scan", action="store_true", help="also score the mean force with each shape feature alone")
     return parser
 
 
 def _log_cohort(name: str, scores: Mapping[str, Any]) -> None:
     logger.info(
         "realism %s: %d subjects, %d windows; per-subject MAE mean %.2f kg, force line %.2f kg (ratio %.2f, r %.2f), "
-        "shape ridge %.2f kg (ratio %.2f)",
+        "shape ridge %.2f kg (ratio %.2f), force + shape ridge %.2f kg",
         name, scores["n_subjects"], scores["n_windows"], scores["mean_mae_kg"], scores["force_line_mae_kg"],
         scores["force_line_ratio"], scores["force_line_r"], scores["ridge_mae_kg"], scores["ridge_ratio"],
+        scores["force_and_shape_mae_kg"],
     )  # fmt: skip
+    if "force_plus_feature" in scores:
+        logger.info("realism %s, force + one shape feature: %s", name, {k: round(v, 2) for k, v in scores["force_plus_feature"].items()})
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -440,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     windows, labels, synthetic = synthetic_weight_windows(base, args.n_subjects, args.seed, args.duration_scale)
     force_channels = base["reports"]["physical_baseline"]["force_channels"]
     scores = score_weight_baselines(
-        windows, labels, base["channels"], force_channels, SYNTHETIC_REGIONS, args.folds, args.fold_seeds
+        windows, labels, base["channels"], force_channels, SYNTHETIC_REGIONS, args.folds, args.fold_seeds, args.scan
     )
     result["synthetic"] = {
         "config": {k: synthetic.get(k) for k in ("n_subjects", "seed", "duration_scale")},
@@ -461,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         windows, labels = gaitpdb_weight_windows(Path(path), gp, 160, args.gaitpdb_stride)
         force_channels = gp["reports"]["physical_baseline"]["force_channels"]
         scores = score_weight_baselines(
-            windows, labels, gp["channels"], force_channels, GAITPDB_REGIONS, args.folds, args.fold_seeds
+            windows, labels, gp["channels"], force_channels, GAITPDB_REGIONS, args.folds, args.fold_seeds, args.scan
         )
         result["gaitpdb"] = {"path": str(path), "windowing": {"length": 160, "stride": args.gaitpdb_stride}, **scores}
         _log_cohort("gaitpdb", scores)
