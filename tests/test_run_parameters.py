@@ -43,7 +43,7 @@ def test_option_names_come_from_the_constructors():
     [
         ("oversampling", {"k_neighbours": 5}, "params oversampling: unknown key(s) ['k_neighbours']; allowed: ['enabled', 'k_neighbors', 'kind', 'm_neighbors', 'seed', 'target_ratio'] (did you mean 'k_neighbours' -> 'k_neighbors'?)"),
         ("recurrence", {"resolutoin": 80}, "params recurrence: unknown key(s) ['resolutoin']; allowed: ['chunk_size', 'percentage', 'resolution'] (did you mean 'resolutoin' -> 'resolution'?)"),
-        ("model", {"optoins": {}}, "params model: unknown key(s) ['optoins']; allowed: ['name', 'options', 'tasks'] (did you mean 'optoins' -> 'options'?)"),
+        ("model", {"optoins": {}}, "params model: unknown key(s) ['optoins']; allowed: ['force_prior', 'name', 'options', 'tasks'] (did you mean 'optoins' -> 'options'?)"),
         ("evaluation", {"batchsize": 8}, "params evaluation: unknown key(s) ['batchsize']; allowed: ['batch_size', 'device'] (did you mean 'batchsize' -> 'batch_size'?)"),
         ("loss_weighting", {"method": "dwa", "options": {"temprature": 2.0}}, "params loss_weighting.options (dwa): unknown key(s) ['temprature']; allowed: ['temperature'] (did you mean 'temprature' -> 'temperature'?)"),
         ("training", {"max_epoch": 3}, "params training: unknown TrainConfig parameter(s) ['max_epoch']; allowed: "),

@@ -26,7 +26,7 @@ NODE_TRAINING_KEYS: tuple[str, ...] = ("balance_subjects", "balance_classes", "e
 RUN_PARAMETER_KEYS: dict[str, tuple[str, ...]] = {
     "oversampling": ("enabled", "target_ratio", "k_neighbors", "m_neighbors", "kind", "seed"),
     "recurrence": ("percentage", "chunk_size", "resolution"),
-    "model": ("name", "options", "tasks"),
+    "model": ("name", "options", "tasks", "force_prior"),
     "loss_weighting": ("method", "options"),
     "evaluation": ("batch_size", "device"),
 }

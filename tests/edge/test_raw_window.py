@@ -14,6 +14,7 @@ from insole_mtl.edge import raw_window as rw
 from insole_mtl.edge.raw_benchmark import FP32_TOLERANCE, agreement, benchmark_raw_window
 from insole_mtl.encoding.recurrence import encode_recurrence_plots, unpack_recurrence_plots
 from insole_mtl.models import EnsembleModel
+from insole_mtl.models.force_prior import ForcePrior
 
 from inference._model import small_model, windows
 
@@ -190,6 +191,21 @@ def test_raw_signal_models_export_too():
     pre = inference.model_preprocessing(model, 40.0)
     outputs = rw.run_raw(rw.stock_session(rw.export_raw_window_onnx(model)), w)
     np.testing.assert_allclose(outputs["speed"], inference.predict_windows(model, w, pre)["speed"], rtol=1e-5, atol=1e-4)
+
+
+def test_a_force_prior_travels_in_the_fp32_and_int8_graphs():
+    """The model's weight from its force prior (model.force_prior): both edge graphs compute it from the raw window."""
+    model = _perturb(small_model("cnn1d", resolution=None, width=8, amplitude_features=True))
+    w = np.abs(windows(24, seed=2)) + 1.0  # positive "forces"
+    prior = ForcePrior(list(range(w.shape[1])))
+    prior.fit(w, np.linspace(50.0, 90.0, len(w)), np.repeat(np.arange(6), 4))
+    model.attach_force_prior(prior)
+    reference = inference.predict_windows(model, w, inference.model_preprocessing(model, 40.0))
+    np.testing.assert_allclose(reference["weight"], prior(torch.from_numpy(w)).numpy(), rtol=1e-6)
+    for graph in (rw.export_raw_window_onnx(model), rw.export_int8_raw_window_onnx(model, w[:8])):
+        # the int8 variant quantises the convolutions' feature maps only: the prior's arithmetic stays float32
+        outputs = rw.run_raw(rw.edge_session(graph), w)
+        assert agreement(reference, outputs, None)["max_abs_diff_weight"] <= FP32_TOLERANCE["weight"]
 
 
 def test_the_benchmark_of_a_raw_signal_model_times_its_one_graph_as_the_reference():

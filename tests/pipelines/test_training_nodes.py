@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from insole_mtl.models import EnsembleModel
-from insole_mtl.pipelines.training.nodes import history_to_curves, train_multitask_model, weighting_options
+from insole_mtl.pipelines.training.nodes import force_prior, history_to_curves, train_multitask_model, weighting_options
 from insole_mtl.run_parameters import ensemble_size
 
 TASKS = {
@@ -149,3 +149,32 @@ def test_an_ensemble_writes_no_checkpoints_and_empties_the_store():
     train_multitask_model(*args, {**TRAINING, "ensemble": 2}, {"percentage": 10, "resolution": None}, checkpoints=ensemble)
     assert single.saved == [1, 2, 3]
     assert ensemble.saved == [] and ensemble.cleared == 1
+
+
+def test_a_force_prior_is_fitted_on_the_training_windows_and_gives_the_weight():
+    windows, labels = _data()
+    windows = np.abs(windows) + 1.0  # forces: positive
+    no_plots = np.zeros((0, len(CHANNELS), 32, 4), np.uint8)
+    config = {**MODEL, "force_prior": {"task": "weight", "channels": ["c1"]}}
+    model, _, _, _, summary = train_multitask_model(
+        no_plots, windows, labels, no_plots, windows, labels, CHANNELS, TASKS, config, {"method": "uniform"},
+        TRAINING, {"percentage": 10, "resolution": None},
+    )  # fmt: skip
+    # the same 4 weight-labelled windows passed as the training and the validation split: both are fitted on
+    assert model.force_prior.channels == [1] and summary["force_prior"]["windows"] == 8
+    assert summary["force_prior"]["subjects"] == 4 and summary["force_prior"] == model.force_prior.fit_summary
+    with torch.no_grad():
+        torch.testing.assert_close(model.predict(torch.from_numpy(windows))["weight"], model.force_prior(torch.from_numpy(windows)))
+
+
+def test_force_prior_settings_are_checked():
+    assert force_prior({"channels": "all"}, CHANNELS).channels == [0, 1]
+    assert force_prior({"task": "weight", "channels": ["c1"]}, CHANNELS).task == "weight"
+    for bad, message in (
+        ({"channels": ["c9"]}, "model.force_prior.channels ['c9'] are not among the model's channels ['c0', 'c1']"),
+        ({"channel": "all"}, "model.force_prior: unknown key(s) ['channel']; allowed: ['channels', 'task']"),
+        ({"channels": "c1"}, "model.force_prior.channels must be 'all' or a list of channel names, got 'c1'"),
+        (["c1"], "model.force_prior must be a mapping with 'task' and 'channels' (or null), got ['c1']"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            force_prior(bad, CHANNELS)

@@ -1,4 +1,5 @@
-"""Multitask models (MobileNetV2 on recurrence plots; 1-D CNN, LSTM/GRU on raw windows; ensembles of them)."""
+"""Multitask models (MobileNetV2 on recurrence plots; 1-D CNN, LSTM/GRU on raw windows; ensembles of them; an optional
+closed-form force prior for body weight)."""
 
 from insole_mtl.models.amplitude import AMPLITUDE_STATISTICS, AmplitudeBranch, amplitude_statistics
 from insole_mtl.models.base import (
@@ -13,6 +14,7 @@ from insole_mtl.models.base import (
 )
 from insole_mtl.models.cnn1d import ResidualCNN1d
 from insole_mtl.models.ensemble import EnsembleModel
+from insole_mtl.models.force_prior import ForcePrior
 from insole_mtl.models.mobilenet import (
     FIVE_BOTTLENECKS,
     TABLE_II_BOTTLENECKS,
@@ -35,6 +37,7 @@ __all__ = [
     "AmplitudeBranch",
     "EnsembleModel",
     "ExportWrapper",
+    "ForcePrior",
     "InvertedResidual",
     "MultitaskMobileNetV2",
     "MultitaskModel",

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from insole_mtl.models.amplitude import AmplitudeBranch, amplitude_statistics_numpy
+from insole_mtl.models.force_prior import ForcePrior
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -321,10 +322,36 @@ class MultitaskModel(nn.Module):
     def predict(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Model inputs -> ``{task: prediction}`` with regression outputs in physical units.
 
+        With a fitted :class:`~insole_mtl.models.force_prior.ForcePrior` attached as ``force_prior``
+        (:meth:`attach_force_prior`), its task's output is the prior's estimate from the raw window (the last
+        input) instead of the network's head.
+
         Does not change train/eval mode or autograd state: call ``model.eval()`` and use
         ``torch.no_grad()`` yourself for inference.
         """
-        return self.destandardise(self.forward(*inputs))
+        outputs = self.destandardise(self.forward(*inputs))
+        prior = getattr(self, "force_prior", None)  # absent from models pickled before the option
+        if prior is not None:
+            outputs[prior.task] = prior(inputs[-1]).to(outputs[prior.task].dtype)
+        return outputs
+
+    def attach_force_prior(self, prior: ForcePrior) -> None:
+        """Make a FITTED ``prior`` the source of its task's output in :meth:`predict` (``forward``, the training
+        loss's outputs, is unchanged: the network's own head keeps training and shapes the shared embedding).
+
+        Raises:
+            ValueError: the model does not read the raw window, or the prior's task is not one of its
+                regression tasks, or the prior was never fitted.
+        """
+        if WINDOWS not in self.input_names:
+            raise ValueError(
+                "a force prior reads the raw window: use a raw-signal model or model.options.amplitude_features: true"
+            )
+        if prior.task not in self.target_scaling:
+            raise ValueError(f"force prior task {prior.task!r} is not a regression task of this model: {list(self.target_scaling)}")
+        if prior.fit_summary is None:
+            raise ValueError("attach_force_prior: the prior is not fitted (call ForcePrior.fit on the training windows)")
+        self.force_prior = prior
 
     def _scaler(self, task: str) -> TargetScaler:
         if task not in self.target_scaling:

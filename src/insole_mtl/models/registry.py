@@ -21,6 +21,7 @@ import torch
 from insole_mtl.models.base import MultitaskModel, TaskSpec
 from insole_mtl.models.cnn1d import ResidualCNN1d
 from insole_mtl.models.ensemble import EnsembleModel
+from insole_mtl.models.force_prior import ForcePrior
 from insole_mtl.models.mobilenet import MultitaskMobileNetV2
 from insole_mtl.models.recurrent import RecurrentMultitaskNet
 
@@ -124,11 +125,18 @@ def rebuild_model(model: MultitaskModel, source: str = "the model") -> Multitask
             for _ in range(int(spec.get("members", 1)))
         ]
     fresh = members[0] if len(members) == 1 else EnsembleModel(members)
-    missing, unexpected = fresh.load_state_dict(model.state_dict(), strict=False)
+    prior = getattr(model, "force_prior", None)  # attached after training, not built from the spec
+    state = {k: v for k, v in model.state_dict().items() if not (prior is not None and k.startswith("force_prior."))}
+    missing, unexpected = fresh.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(
             f"{source} does not fit today's {spec['name']} architecture (saved by another version of insole_mtl?): "
             f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}; retrain it with `kedro run`"
         )
+    if prior is not None:
+        rebuilt = ForcePrior(prior.channels, prior.task)
+        rebuilt.load_state_dict(prior.state_dict())
+        rebuilt.fit_summary = dict(prior.fit_summary or {})
+        fresh.attach_force_prior(rebuilt)
     fresh.preprocessing = dict(getattr(model, "preprocessing", {}) or {})
     return fresh.train(model.training)

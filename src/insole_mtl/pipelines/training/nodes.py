@@ -13,7 +13,9 @@ import pandas as pd
 import torch
 
 from insole_mtl.encoding.recurrence import recurrence_cell
+from insole_mtl.evaluation.physical_baseline import real_window_mask
 from insole_mtl.models import RECURRENCE_PLOTS, EnsembleModel, MultitaskModel, build_model, model_input_kind
+from insole_mtl.models.force_prior import ForcePrior, force_prior_features_numpy
 from insole_mtl.tasks import task_specs
 from insole_mtl.training.data import TaskArrays, group_balanced_weights, select_inputs
 from insole_mtl.run_parameters import ensemble_size, train_config
@@ -44,6 +46,30 @@ def model_options(model: Mapping[str, Any], recurrence: Mapping[str, Any], windo
         resolution = recurrence.get("resolution")
         options["recurrence_cell"] = recurrence_cell(window_length, int(resolution)) if resolution else 1
     return options
+
+
+def force_prior(config: Mapping[str, Any], channels: Sequence[str]) -> ForcePrior:
+    """The unfitted :class:`~insole_mtl.models.force_prior.ForcePrior` of ``model.force_prior``: ``task`` (default
+    ``weight``) and ``channels`` (the force channels summed: a list of channel names, or ``all``).
+
+    Raises:
+        ValueError: an unknown key, or a channel that is not one of ``channels`` (named).
+    """
+    if not isinstance(config, Mapping):
+        raise ValueError(f"model.force_prior must be a mapping with 'task' and 'channels' (or null), got {config!r}")
+    unknown = sorted(set(config) - {"task", "channels"})
+    if unknown:
+        raise ValueError(f"model.force_prior: unknown key(s) {unknown}; allowed: ['channels', 'task']")
+    names = config.get("channels", "all")
+    channels = list(channels)
+    if names == "all":
+        names = channels
+    if isinstance(names, str) or not names:
+        raise ValueError(f"model.force_prior.channels must be 'all' or a list of channel names, got {names!r}")
+    missing = [name for name in names if name not in channels]
+    if missing:
+        raise ValueError(f"model.force_prior.channels {missing} are not among the model's channels {channels}")
+    return ForcePrior([channels.index(name) for name in names], task=str(config.get("task", "weight")))
 
 
 def weighting_options(loss_weighting: Mapping[str, Any], seed: int) -> dict[str, Any]:
@@ -178,6 +204,23 @@ def train_multitask_model(
                 member + 1, n_members, seed, member_summaries[-1]["train_seconds"], elapsed / (member + 1) * (n_members - member - 1),
             )  # fmt: skip
     trained: MultitaskModel = members[0] if n_members == 1 else EnsembleModel(members).eval()
+    prior_summary = None
+    if model.get("force_prior"):
+        prior = force_prior(model["force_prior"], channels)
+        # training AND validation subjects, like the physical baseline: the closed-form fit picks its penalty by its
+        # own inner subject-wise folds and has no epoch to choose; recorded windows only (an oversampled window
+        # belongs to no subject's walk)
+        splits = ((train_windows, train_labels), (val_windows, val_labels))
+        features = np.concatenate([force_prior_features_numpy(w, prior.channels) for w, _ in splits])
+        weight = np.concatenate([np.where(real_window_mask(l), l[prior.task].to_numpy(np.float64), np.nan) for _, l in splits])
+        subjects = np.concatenate([l["subject"].astype(str).to_numpy() for _, l in splits])
+        prior_summary = prior.fit_features(features, weight, subjects, seed=config.seed)
+        trained.attach_force_prior(prior)
+        logger.info(
+            "Force prior for %r fitted on %d training subjects (%d windows): ridge alpha %g, coefficients per feature sd %s",
+            prior.task, prior_summary["subjects"], prior_summary["windows"], prior_summary["alpha"],
+            dict(zip(prior_summary["features"], np.round(prior_summary["coef_per_feature_sd"], 3).tolist())),
+        )  # fmt: skip
     history = histories[0] if n_members == 1 else pd.concat(
         [h.assign(member=i)[["member", *h.columns]] for i, h in enumerate(histories)], ignore_index=True
     )  # fmt: skip
@@ -202,6 +245,8 @@ def train_multitask_model(
     if n_members > 1:
         summary["ensemble"] = n_members
         summary["members"] = member_summaries
+    if prior_summary is not None:
+        summary["force_prior"] = prior_summary
     return trained, trained, history, history_to_curves(history), summary
 
 

@@ -1,0 +1,180 @@
+"""A physical body-weight estimate from the raw window, fitted in closed form: the model's optional weight output.
+
+Why: on real insoles every network trained here reads body weight worse than the one-parameter calibrated
+mean-force line (gaitpdb out of fold: 7.29 kg against 6.90), because with one label per subject and ~70
+training subjects it learns the training subjects' force patterns by heart. Two numbers of the summed force
+channels of a window carry most of what can be read:
+
+* ``mean``: the time mean of the total force (the calibrated line's input; insoles read body weight x g x a
+  per-insole gain);
+* ``cv``: its coefficient of variation over time, ``std / mean`` (ddof 0; 0 for a window without force),
+  a shape feature unchanged by the insole's gain.
+
+``weight = intercept + coef . (features - loc) / scale``: a ridge regression fitted on the TRAINING windows of
+subjects with a weight (each subject's windows weighted ``1 / their number``, so every subject counts once), the
+penalty chosen among :data:`RIDGE_ALPHAS` by a subject-wise K-fold over the training subjects only. Everything
+is a buffer, so a checkpoint, ``insole_infer`` and the ONNX exports carry it and nothing is re-fitted on new data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+#: the features, in order
+FORCE_PRIOR_FEATURES: tuple[str, ...] = ("mean", "cv")
+#: ridge penalties tried by the inner subject-wise cross-validation (on standardised features)
+RIDGE_ALPHAS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+#: inner folds over the training subjects (fewer when there are fewer than 3 subjects a fold)
+INNER_FOLDS = 5
+_MIN_INNER_FOLD_SUBJECTS = 3
+
+
+def force_prior_features_numpy(windows: np.ndarray, channels: Sequence[int], chunk: int = 4096) -> np.ndarray:
+    """``(n, C, L)`` raw windows (may be a memory map) -> float64 ``(n, 2)``: mean and cv of the summed ``channels``."""
+    windows = windows if isinstance(windows, np.ndarray) else np.asarray(windows)
+    if windows.ndim != 3:
+        raise ValueError(f"force prior: windows have shape {windows.shape}; expected (n, channels, length)")
+    parts = []
+    for start in range(0, windows.shape[0], chunk):
+        total = np.asarray(windows[start : start + chunk][:, list(channels), :], dtype=np.float64).sum(axis=1)
+        mean = total.mean(axis=1)
+        std = total.std(axis=1)
+        cv = np.divide(std, mean, out=np.zeros_like(std), where=mean > 0)
+        parts.append(np.stack([mean, cv], axis=1))
+    return np.concatenate(parts) if parts else np.zeros((0, len(FORCE_PRIOR_FEATURES)))
+
+
+def _subject_weights(subjects: np.ndarray) -> np.ndarray:
+    _, inverse, counts = np.unique(subjects, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse]
+
+
+def fit_weighted_ridge(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Ridge on standardised ``x (n, k)`` (window mean and std, ddof 0), every subject's windows weighted
+    ``1 / their number``, intercept not penalised: ``sum w (y - b - z.coef)^2 + alpha |coef|^2``.
+
+    Returns ``(loc, scale, coef, intercept)``; ``scale`` 1 where a feature is constant.
+    """
+    loc, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    z = (x - loc) / scale
+    w = _subject_weights(subjects)
+    z_bar, y_bar = (w @ z) / w.sum(), (w @ y) / w.sum()
+    zc, yc = z - z_bar, y - y_bar
+    coef = np.linalg.solve((zc * w[:, None]).T @ zc + alpha * np.eye(z.shape[1]), (zc * w[:, None]).T @ yc)
+    return loc, scale, coef, float(y_bar - z_bar @ coef)
+
+
+def _subject_mae(subjects: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> float:
+    names, inverse = np.unique(subjects, return_inverse=True)
+    error = np.bincount(inverse, weights=predicted - truth) / np.bincount(inverse)
+    return float(np.abs(error).mean())
+
+
+def choose_alpha(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, seed: int = 0) -> float:
+    """The :data:`RIDGE_ALPHAS` value of lowest subject-wise MAE over an inner K-fold of the training subjects
+    (``KFold(shuffle=True, random_state=seed)`` over the sorted subject ids); 1.0 when too few subjects."""
+    from sklearn.model_selection import KFold
+
+    unique = np.array(sorted(set(subjects.tolist())), dtype=object)
+    n_folds = min(INNER_FOLDS, len(unique) // _MIN_INNER_FOLD_SUBJECTS)
+    if n_folds < 2:
+        return 1.0
+    scores = np.zeros(len(RIDGE_ALPHAS))
+    for _, held in KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(unique):
+        test = np.isin(subjects, unique[held])
+        for i, alpha in enumerate(RIDGE_ALPHAS):
+            loc, scale, coef, intercept = fit_weighted_ridge(x[~test], y[~test], subjects[~test], alpha)
+            scores[i] += _subject_mae(subjects[test], y[test], intercept + ((x[test] - loc) / scale) @ coef)
+    return float(RIDGE_ALPHAS[int(np.argmin(scores))])
+
+
+class ForcePrior(nn.Module):
+    """Raw windows ``(b, C, L)`` in sensor units -> body weight ``(b,)`` in the target's unit (module docstring).
+
+    Args:
+        channels: positions of the force channels on the window's channel axis (summed).
+        task: the regression task it predicts (``weight``).
+    """
+
+    channel_index: torch.Tensor
+    loc: torch.Tensor
+    scale: torch.Tensor
+    coef: torch.Tensor
+    intercept: torch.Tensor
+
+    def __init__(self, channels: Sequence[int], task: str = "weight") -> None:
+        super().__init__()
+        channels = [int(c) for c in channels]
+        if not channels or min(channels) < 0 or len(set(channels)) != len(channels):
+            raise ValueError(f"force prior: channels must be distinct non-negative positions, got {channels}")
+        self.task = str(task)
+        k = len(FORCE_PRIOR_FEATURES)
+        self.register_buffer("channel_index", torch.as_tensor(channels, dtype=torch.long))
+        self.register_buffer("loc", torch.zeros(k, dtype=torch.float32))
+        self.register_buffer("scale", torch.ones(k, dtype=torch.float32))
+        self.register_buffer("coef", torch.zeros(k, dtype=torch.float32))
+        self.register_buffer("intercept", torch.zeros((), dtype=torch.float32))
+        #: what :meth:`fit` chose and saw (JSON-serialisable); None until fitted
+        self.fit_summary: dict | None = None
+
+    @property
+    def channels(self) -> list[int]:
+        return [int(c) for c in self.channel_index.tolist()]
+
+    def fit(self, windows: np.ndarray, weight: np.ndarray, subjects: np.ndarray, seed: int = 0) -> dict:
+        """Fit on the TRAINING windows ``(n, C, L)`` and their per-window ``weight`` (NaN = none) and ``subjects``.
+
+        Raises:
+            ValueError: fewer than two subjects with a weight, or a channel position beyond the window's channels.
+        """
+        windows = windows if isinstance(windows, np.ndarray) else np.asarray(windows)
+        if windows.ndim != 3:
+            raise ValueError(f"force prior: windows have shape {windows.shape}; expected (n, channels, length)")
+        if max(self.channels) >= windows.shape[1]:
+            raise ValueError(f"force prior: channel positions {self.channels} beyond the windows' {windows.shape[1]} channels")
+        return self.fit_features(force_prior_features_numpy(windows, self.channels), weight, subjects, seed)
+
+    def fit_features(self, features: np.ndarray, weight: np.ndarray, subjects: np.ndarray, seed: int = 0) -> dict:
+        """:meth:`fit` from precomputed features ``(n, 2)`` (:func:`force_prior_features_numpy` of this prior's
+        channels), e.g. of several splits' windows concatenated."""
+        features = np.asarray(features, dtype=np.float64)
+        weight = np.asarray(weight, dtype=np.float64)
+        subjects = np.asarray(subjects).astype(str)
+        if features.shape != (len(weight), len(FORCE_PRIOR_FEATURES)) or len(subjects) != len(weight):
+            raise ValueError(f"force prior: expected features (n, 2) with n weights and subjects, got {features.shape}, {len(weight)}, {len(subjects)}")
+        keep = np.isfinite(weight)
+        if len(set(subjects[keep].tolist())) < 2:
+            raise ValueError(f"force prior: {len(set(subjects[keep].tolist()))} training subject(s) with a {self.task}; expected at least 2")
+        x, y, groups = features[keep], weight[keep], subjects[keep]
+        alpha = choose_alpha(x, y, groups, seed)
+        loc, scale, coef, intercept = fit_weighted_ridge(x, y, groups, alpha)
+        with torch.no_grad():
+            self.loc.copy_(torch.as_tensor(loc, dtype=torch.float32))
+            self.scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
+            self.coef.copy_(torch.as_tensor(coef, dtype=torch.float32))
+            self.intercept.fill_(intercept)
+        self.fit_summary = {
+            "task": self.task, "features": list(FORCE_PRIOR_FEATURES), "alpha": alpha,
+            "coef_per_feature_sd": [float(c) for c in coef], "intercept": intercept,
+            "subjects": int(len(set(groups.tolist()))), "windows": int(len(y)),
+        }  # fmt: skip
+        return self.fit_summary
+
+    def features(self, windows: torch.Tensor) -> torch.Tensor:
+        """``(b, C, L)`` -> ``(b, 2)`` float32: mean and cv of the summed force channels."""
+        if windows.ndim != 3:
+            raise ValueError(f"force prior expects raw windows (b, C, L), got shape {tuple(windows.shape)}")
+        total = windows.float().index_select(1, self.channel_index).sum(dim=1)
+        mean = total.mean(dim=-1)
+        std = (total - mean[:, None]).square().mean(dim=-1).sqrt()
+        positive = mean > 0
+        cv = torch.where(positive, std / torch.where(positive, mean, torch.ones_like(mean)), torch.zeros_like(std))
+        return torch.stack([mean, cv], dim=1)
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return ((self.features(windows) - self.loc) / self.scale) @ self.coef + self.intercept
