@@ -10,9 +10,10 @@ channels of a window carry most of what can be read:
 * ``cv``: its coefficient of variation over time, ``std / mean`` (ddof 0; 0 for a window without force),
   a shape feature unchanged by the insole's gain.
 
-``weight = intercept + coef . (features - loc) / scale``: a ridge regression fitted on the TRAINING windows of
-subjects with a weight (each subject's windows weighted ``1 / their number``, so every subject counts once), the
-penalty chosen among :data:`RIDGE_ALPHAS` by a subject-wise K-fold over the training subjects only. Everything
+``weight = intercept + coef . (features - loc) / scale``: a ridge regression fitted on the windows of training
+subjects with a weight (the training node passes its training and validation splits, never the test subjects; each
+subject's windows weighted ``1 / their number``, so every subject counts once), the penalty chosen among
+:data:`RIDGE_ALPHAS` by a subject-wise K-fold over those subjects only. Everything
 is a buffer, so a checkpoint, ``insole_infer`` and the ONNX exports carry it and nothing is re-fitted on new data.
 """
 
@@ -54,8 +55,8 @@ def _subject_weights(subjects: np.ndarray) -> np.ndarray:
 
 
 def fit_weighted_ridge(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Ridge on standardised ``x (n, k)`` (window mean and std, ddof 0), every subject's windows weighted
-    ``1 / their number``, intercept not penalised: ``sum w (y - b - z.coef)^2 + alpha |coef|^2``.
+    """Ridge on ``z``, ``x (n, k)`` standardised by its plain mean and std over the windows (ddof 0), every subject's
+    windows weighted ``1 / their number``, intercept not penalised: ``sum w (y - b - z.coef)^2 + alpha |coef|^2``.
 
     Returns ``(loc, scale, coef, intercept)``; ``scale`` 1 where a feature is constant.
     """
@@ -70,7 +71,7 @@ def fit_weighted_ridge(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, alpha
 
 
 def _subject_mae(subjects: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> float:
-    names, inverse = np.unique(subjects, return_inverse=True)
+    _, inverse = np.unique(subjects, return_inverse=True)
     error = np.bincount(inverse, weights=predicted - truth) / np.bincount(inverse)
     return float(np.abs(error).mean())
 

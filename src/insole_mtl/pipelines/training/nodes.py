@@ -72,6 +72,29 @@ def force_prior(config: Mapping[str, Any], channels: Sequence[str]) -> ForcePrio
     return ForcePrior([channels.index(name) for name in names], task=str(config.get("task", "weight")))
 
 
+def fitted_force_prior(
+    config: Mapping[str, Any], channels: Sequence[str], splits: Sequence[tuple[np.ndarray, pd.DataFrame]], seed: int
+) -> ForcePrior:
+    """:func:`force_prior` fitted on the windows ``(n, C, L)`` and labels of ``splits`` together (the training node
+    passes the training and validation splits: like the physical baseline, the closed-form fit picks its penalty by
+    its own inner subject-wise folds and has no epoch to choose); recorded windows only (an oversampled window
+    belongs to no subject's walk)."""
+    prior = force_prior(config, channels)
+    features = np.concatenate([force_prior_features_numpy(windows, prior.channels) for windows, _ in splits])
+    weight = np.concatenate(
+        [np.where(real_window_mask(labels), labels[prior.task].to_numpy(np.float64), np.nan) for _, labels in splits]
+    )
+    subjects = np.concatenate([labels["subject"].astype(str).to_numpy() for _, labels in splits])
+    summary = prior.fit_features(features, weight, subjects, seed=seed)
+    logger.info(
+        "Force prior for %r fitted on %d training and validation subjects (%d windows): ridge alpha %g, coefficients per "
+        "feature sd %s",
+        prior.task, summary["subjects"], summary["windows"], summary["alpha"],
+        dict(zip(summary["features"], np.round(summary["coef_per_feature_sd"], 3).tolist())),
+    )  # fmt: skip
+    return prior
+
+
 def weighting_options(loss_weighting: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """Constructor options of the configured loss weighting; random loss weighting draws its weights from
     the run's training ``seed`` unless ``loss_weighting.options.seed`` fixes it (so each protocol seed samples
@@ -107,7 +130,9 @@ def train_multitask_model(
             one row per window.
         val_plots, val_windows, val_labels: the validation subjects' windows, for early stopping.
         channels: channel names (their count is the model's input channels).
-        tasks: ``params:tasks``; model: ``params:model`` (name, options, tasks); loss_weighting:
+        tasks: ``params:tasks``; model: ``params:model`` (name, options, tasks, and ``force_prior``: when set, the
+            model's ``predict`` reads that task from a :class:`~insole_mtl.models.force_prior.ForcePrior` fitted on
+            the training and validation windows, :func:`fitted_force_prior`); loss_weighting:
             ``params:loss_weighting``; training: ``params:training`` (``TrainConfig`` keys, plus
             ``balance_subjects``: draw every training subject equally often; ``balance_classes``: and every
             activity class equally often, the subjects within a class equally; ``ensemble: N``: train N models
@@ -206,21 +231,9 @@ def train_multitask_model(
     trained: MultitaskModel = members[0] if n_members == 1 else EnsembleModel(members).eval()
     prior_summary = None
     if model.get("force_prior"):
-        prior = force_prior(model["force_prior"], channels)
-        # training AND validation subjects, like the physical baseline: the closed-form fit picks its penalty by its
-        # own inner subject-wise folds and has no epoch to choose; recorded windows only (an oversampled window
-        # belongs to no subject's walk)
-        splits = ((train_windows, train_labels), (val_windows, val_labels))
-        features = np.concatenate([force_prior_features_numpy(w, prior.channels) for w, _ in splits])
-        weight = np.concatenate([np.where(real_window_mask(l), l[prior.task].to_numpy(np.float64), np.nan) for _, l in splits])
-        subjects = np.concatenate([l["subject"].astype(str).to_numpy() for _, l in splits])
-        prior_summary = prior.fit_features(features, weight, subjects, seed=config.seed)
+        prior = fitted_force_prior(model["force_prior"], channels, ((train_windows, train_labels), (val_windows, val_labels)), config.seed)
         trained.attach_force_prior(prior)
-        logger.info(
-            "Force prior for %r fitted on %d training subjects (%d windows): ridge alpha %g, coefficients per feature sd %s",
-            prior.task, prior_summary["subjects"], prior_summary["windows"], prior_summary["alpha"],
-            dict(zip(prior_summary["features"], np.round(prior_summary["coef_per_feature_sd"], 3).tolist())),
-        )  # fmt: skip
+        prior_summary = prior.fit_summary
     history = histories[0] if n_members == 1 else pd.concat(
         [h.assign(member=i)[["member", *h.columns]] for i, h in enumerate(histories)], ignore_index=True
     )  # fmt: skip
