@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from insole_mtl.evaluation.physical_baseline import fit_force_calibration, force_channel_indices, mean_total_force
+from insole_mtl.models.force_prior import subject_weights
 
 logger = logging.getLogger(__name__)
 
@@ -229,18 +230,13 @@ def _subject_mae(subjects: np.ndarray, truth: np.ndarray, predicted: np.ndarray)
     return float((frame["p"] - frame["t"]).abs().mean())
 
 
-def _equal_subject_weights(subjects: np.ndarray) -> np.ndarray:
-    _, inverse, counts = np.unique(subjects, return_inverse=True, return_counts=True)
-    return 1.0 / counts[inverse]
-
-
 def _fit_ridge(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, alpha: float):
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
-    model.fit(x, y, ridge__sample_weight=_equal_subject_weights(subjects))
+    model.fit(x, y, ridge__sample_weight=subject_weights(subjects))
     return model
 
 

@@ -49,7 +49,8 @@ def force_prior_features_numpy(windows: np.ndarray, channels: Sequence[int], chu
     return np.concatenate(parts) if parts else np.zeros((0, len(FORCE_PRIOR_FEATURES)))
 
 
-def _subject_weights(subjects: np.ndarray) -> np.ndarray:
+def subject_weights(subjects: np.ndarray) -> np.ndarray:
+    """``(n,)`` window weights ``1 / (windows of the window's subject)``: every subject counts once."""
     _, inverse, counts = np.unique(subjects, return_inverse=True, return_counts=True)
     return 1.0 / counts[inverse]
 
@@ -63,7 +64,7 @@ def fit_weighted_ridge(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, alpha
     loc, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     z = (x - loc) / scale
-    w = _subject_weights(subjects)
+    w = subject_weights(subjects)
     z_bar, y_bar = (w @ z) / w.sum(), (w @ y) / w.sum()
     zc, yc = z - z_bar, y - y_bar
     coef = np.linalg.solve((zc * w[:, None]).T @ zc + alpha * np.eye(z.shape[1]), (zc * w[:, None]).T @ yc)
@@ -149,9 +150,10 @@ class ForcePrior(nn.Module):
         if features.shape != (len(weight), len(FORCE_PRIOR_FEATURES)) or len(subjects) != len(weight):
             raise ValueError(f"force prior: expected features (n, 2) with n weights and subjects, got {features.shape}, {len(weight)}, {len(subjects)}")
         keep = np.isfinite(weight)
-        if len(set(subjects[keep].tolist())) < 2:
-            raise ValueError(f"force prior: {len(set(subjects[keep].tolist()))} training subject(s) with a {self.task}; expected at least 2")
         x, y, groups = features[keep], weight[keep], subjects[keep]
+        n_subjects = len(set(groups.tolist()))
+        if n_subjects < 2:
+            raise ValueError(f"force prior: {n_subjects} training subject(s) with a {self.task}; expected at least 2")
         alpha = choose_alpha(x, y, groups, seed)
         loc, scale, coef, intercept = fit_weighted_ridge(x, y, groups, alpha)
         with torch.no_grad():
@@ -162,7 +164,7 @@ class ForcePrior(nn.Module):
         self.fit_summary = {
             "task": self.task, "features": list(FORCE_PRIOR_FEATURES), "alpha": alpha,
             "coef_per_feature_sd": [float(c) for c in coef], "intercept": intercept,
-            "subjects": int(len(set(groups.tolist()))), "windows": int(len(y)),
+            "subjects": int(n_subjects), "windows": int(len(y)),
         }  # fmt: skip
         return self.fit_summary
 

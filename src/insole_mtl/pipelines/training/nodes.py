@@ -229,11 +229,9 @@ def train_multitask_model(
                 member + 1, n_members, seed, member_summaries[-1]["train_seconds"], elapsed / (member + 1) * (n_members - member - 1),
             )  # fmt: skip
     trained: MultitaskModel = members[0] if n_members == 1 else EnsembleModel(members).eval()
-    prior_summary = None
     if model.get("force_prior"):
         prior = fitted_force_prior(model["force_prior"], channels, ((train_windows, train_labels), (val_windows, val_labels)), config.seed)
         trained.attach_force_prior(prior)
-        prior_summary = prior.fit_summary
     history = histories[0] if n_members == 1 else pd.concat(
         [h.assign(member=i)[["member", *h.columns]] for i, h in enumerate(histories)], ignore_index=True
     )  # fmt: skip
@@ -258,8 +256,8 @@ def train_multitask_model(
     if n_members > 1:
         summary["ensemble"] = n_members
         summary["members"] = member_summaries
-    if prior_summary is not None:
-        summary["force_prior"] = prior_summary
+    if model.get("force_prior"):
+        summary["force_prior"] = trained.force_prior.fit_summary
     return trained, trained, history, history_to_curves(history), summary
 
 
