@@ -12,7 +12,6 @@ from insole_mtl.benchmarks.realism import (
     SYNTHETIC_REGIONS,
     scale_free_features,
     score_weight_baselines,
-    subject_folds,
 )
 from insole_mtl.schema import PAPER_CHANNELS
 
@@ -79,22 +78,6 @@ def test_feature_definitions_on_a_hand_made_window():
 def test_features_reject_unknown_channels():
     with pytest.raises(ValueError, match=re.escape("realism: region R/medial_fore channels ['R5', 'R7', 'R8']")):
         scale_free_features(np.zeros((1, 14, 160)), PAPER_CHANNELS, GAITPDB_REGIONS)
-
-
-def test_folds_are_subject_disjoint_and_cover_every_subject_once():
-    subjects = np.repeat([f"S{i:03d}" for i in range(23)], 4)
-    folds = subject_folds(subjects, 5, seed=0)
-    assert len(folds) == 5
-    held = np.concatenate(folds)
-    assert sorted(held) == sorted(set(subjects)) and len(held) == 23  # each subject held out exactly once
-    assert all(len(set(a) & set(b)) == 0 for i, a in enumerate(folds) for b in folds[i + 1 :])
-    assert [len(f) for f in folds] == [5, 5, 5, 4, 4]
-    # Depends on the set of subjects and the seed only (not on window order); another seed, other folds.
-    again = subject_folds(subjects[::-1], 5, seed=0)
-    assert [sorted(f) for f in again] == [sorted(f) for f in folds]
-    assert [sorted(f) for f in subject_folds(subjects, 5, seed=1)] != [sorted(f) for f in folds]
-    with pytest.raises(ValueError, match=re.escape("realism: 3 subjects cannot be cut into 5 folds")):
-        subject_folds(["a", "b", "c"], 5, seed=0)
 
 
 def test_scores_predict_every_subject_out_of_fold():

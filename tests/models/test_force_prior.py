@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from insole_mtl.models import TaskSpec, build_model, rebuild_model
-from insole_mtl.models.force_prior import ForcePrior, choose_alpha, fit_weighted_ridge, force_prior_features_numpy
+from insole_mtl.models.force_prior import (
+    ForcePrior,
+    choose_alpha,
+    fit_weighted_ridge,
+    force_prior_features_numpy,
+    subject_folds,
+    subject_mae,
+)
 
 TASKS = [TaskSpec("activity", "classification", 2), TaskSpec("weight", "regression", 1)]
 
@@ -45,6 +52,27 @@ def test_the_ridge_weights_every_subject_once():
     # a penalty shrinks the slope towards 0 (the weighted mean, 1.0, is where it shrinks to)
     loc, scale, coef_shrunk, intercept = fit_weighted_ridge(x, y, np.array(["a", "a", "a", "b"]), alpha=1e6)
     assert abs(coef_shrunk[0]) < 1e-5 and intercept == pytest.approx(1.0, abs=1e-4)
+
+
+def test_folds_are_subject_disjoint_and_cover_every_subject_once():
+    subjects = np.repeat([f"S{i:03d}" for i in range(23)], 4)
+    folds = subject_folds(subjects, 5, seed=0)
+    assert len(folds) == 5
+    held = np.concatenate(folds)
+    assert sorted(held) == sorted(set(subjects)) and len(held) == 23  # each subject held out exactly once
+    assert all(len(set(a) & set(b)) == 0 for i, a in enumerate(folds) for b in folds[i + 1 :])
+    assert [len(f) for f in folds] == [5, 5, 5, 4, 4]
+    # Depends on the set of subjects and the seed only (not on window order); another seed, other folds.
+    again = subject_folds(subjects[::-1], 5, seed=0)
+    assert [sorted(f) for f in again] == [sorted(f) for f in folds]
+    assert [sorted(f) for f in subject_folds(subjects, 5, seed=1)] != [sorted(f) for f in folds]
+    with pytest.raises(ValueError, match=re.escape("subject folds: 3 subjects cannot be cut into 5 folds")):
+        subject_folds(["a", "b", "c"], 5, seed=0)
+
+
+def test_subject_mae_averages_each_subject_first():
+    # a: windows 1, 3 (truth 2) -> mean error 0; b: one window 5 (truth 2) -> 3; mean over subjects 1.5 (per window: 1.67)
+    assert subject_mae(np.array(["a", "a", "b"]), np.array([2.0, 2.0, 2.0]), np.array([1.0, 3.0, 5.0])) == 1.5
 
 
 def test_alpha_is_chosen_on_the_training_subjects_and_reproducible():

@@ -29,7 +29,8 @@ Baselines:
   the force channels are ``reports.physical_baseline.force_channels`` of the cohort's conf;
 * ``ridge``: scikit-learn ``Ridge`` on standardised :func:`scale_free_features` (16 per window), every
   training subject weighted equally (sample weight 1 / its windows), ``alpha`` chosen among
-  :data:`RIDGE_ALPHAS` by an inner subject-wise K-fold on the training subjects only;
+  ``RIDGE_ALPHAS`` by an inner subject-wise K-fold on the training subjects only: the force prior's own
+  :func:`~insole_mtl.models.force_prior.fit_weighted_ridge` and :func:`~insole_mtl.models.force_prior.choose_alpha`;
 * ``force_and_shape``: the same ridge on the mean total force beside the 16 shape features: what shape adds to
   magnitude (with ``--scan`` also the mean force with each shape feature alone, ``force_plus_feature``: on
   gaitpdb the coefficient of variation of the total force is the one that carries it, the cue of the gaitpdb
@@ -61,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from insole_mtl.evaluation.physical_baseline import fit_force_calibration, force_channel_indices, mean_total_force
-from insole_mtl.models.force_prior import subject_weights
+from insole_mtl.models.force_prior import RIDGE_ALPHAS, choose_alpha, fit_weighted_ridge, subject_folds, subject_mae
 
 logger = logging.getLogger(__name__)
 
@@ -109,11 +110,6 @@ FEATURE_NAMES: tuple[str, ...] = (
     "left_right_asymmetry",  # |sum R - sum L| / sum (R + L)
     "above_half_lateral_heel",  # fraction of the lateral-heel force above half its range (saturation flattening)
 )
-
-#: Ridge penalties tried by the inner (training-subjects-only) cross-validation.
-RIDGE_ALPHAS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
-#: Minimum held-out subjects per inner fold (the inner K-fold uses ``min(folds, n_train // this)`` folds).
-_MIN_INNER_FOLD_SUBJECTS = 3
 
 
 # --------------------------------------------------------------------------------------------------
@@ -209,51 +205,6 @@ def scale_free_features(
 # --------------------------------------------------------------------------------------------------
 # Protocol
 # --------------------------------------------------------------------------------------------------
-def subject_folds(subjects: Sequence[str] | np.ndarray, n_folds: int, seed: int) -> list[np.ndarray]:
-    """Held-out subject ids of each of ``n_folds`` subject-disjoint folds covering every subject once.
-
-    ``KFold(n_folds, shuffle=True, random_state=seed)`` over the sorted unique ids (so the folds depend only on
-    the set of subjects and the seed, not on window order).
-    """
-    from sklearn.model_selection import KFold
-
-    unique = np.array(sorted(set(np.asarray(subjects).astype(str).tolist())), dtype=object)
-    if n_folds < 2 or len(unique) < n_folds:
-        raise ValueError(
-            f"realism: {len(unique)} subjects cannot be cut into {n_folds} folds (need folds >= 2, subjects >= folds)"
-        )
-    return [unique[held] for _, held in KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(unique)]
-
-
-def _subject_mae(subjects: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> float:
-    frame = pd.DataFrame({"s": subjects, "t": truth, "p": predicted}).groupby("s").mean()
-    return float((frame["p"] - frame["t"]).abs().mean())
-
-
-def _fit_ridge(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, alpha: float):
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
-    model.fit(x, y, ridge__sample_weight=subject_weights(subjects))
-    return model
-
-
-def _choose_alpha(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, n_folds: int, seed: int) -> float:
-    """The :data:`RIDGE_ALPHAS` value with the lowest inner subject-wise MAE (training subjects only)."""
-    n_inner = min(n_folds, len(set(subjects)) // _MIN_INNER_FOLD_SUBJECTS)
-    if n_inner < 2:
-        return 1.0
-    scores = np.zeros(len(RIDGE_ALPHAS))
-    for held in subject_folds(subjects, n_inner, seed):
-        test = np.isin(subjects, held)
-        for i, alpha in enumerate(RIDGE_ALPHAS):
-            model = _fit_ridge(x[~test], y[~test], subjects[~test], alpha)
-            scores[i] += _subject_mae(subjects[test], y[test], model.predict(x[test]))
-    return float(RIDGE_ALPHAS[int(np.argmin(scores))])
-
-
 def score_weight_baselines(
     windows: np.ndarray,
     labels: pd.DataFrame,
@@ -310,11 +261,11 @@ def score_weight_baselines(
             calibration = fit_force_calibration(force[train], weight[train], subjects[train])
             predictions["force_line"][test] = calibration.predict(force[test])
             for name, x in ridges.items():
-                alpha = _choose_alpha(x[train], weight[train], subjects[train], n_folds, int(seed))
-                predictions[name][test] = _fit_ridge(x[train], weight[train], subjects[train], alpha).predict(x[test])
+                alpha = choose_alpha(x[train], weight[train], subjects[train], int(seed), n_folds)
+                predictions[name][test] = fit_weighted_ridge(x[train], weight[train], subjects[train], alpha).predict(x[test])
                 if name == "ridge":
                     alphas.append(alpha)
-        scores = {f"{name}_mae_kg": _subject_mae(subjects, weight, p) for name, p in predictions.items()}
+        scores = {f"{name}_mae_kg": subject_mae(subjects, weight, p) for name, p in predictions.items()}
         per_seed.append({"fold_seed": int(seed), **scores, "ridge_alphas": alphas})
     frame = pd.DataFrame({"s": subjects, "f": force, "w": weight}).groupby("s").mean()
     result: dict[str, Any] = {

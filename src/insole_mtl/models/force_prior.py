@@ -20,6 +20,7 @@ is a buffer, so a checkpoint, ``insole_infer`` and the ONNX exports carry it and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -55,43 +56,68 @@ def subject_weights(subjects: np.ndarray) -> np.ndarray:
     return 1.0 / counts[inverse]
 
 
-def fit_weighted_ridge(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Ridge on ``z``, ``x (n, k)`` standardised by its plain mean and std over the windows (ddof 0), every subject's
-    windows weighted ``1 / their number``, intercept not penalised: ``sum w (y - b - z.coef)^2 + alpha |coef|^2``.
+def subject_folds(subjects: Sequence[str] | np.ndarray, n_folds: int, seed: int) -> list[np.ndarray]:
+    """Held-out subject ids of each of ``n_folds`` subject-disjoint folds covering every subject once.
 
-    Returns ``(loc, scale, coef, intercept)``; ``scale`` 1 where a feature is constant.
+    ``KFold(n_folds, shuffle=True, random_state=seed)`` over the sorted unique ids (so the folds depend only on
+    the set of subjects and the seed, not on window order).
     """
-    loc, scale = x.mean(axis=0), x.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    z = (x - loc) / scale
-    w = subject_weights(subjects)
-    z_bar, y_bar = (w @ z) / w.sum(), (w @ y) / w.sum()
-    zc, yc = z - z_bar, y - y_bar
-    coef = np.linalg.solve((zc * w[:, None]).T @ zc + alpha * np.eye(z.shape[1]), (zc * w[:, None]).T @ yc)
-    return loc, scale, coef, float(y_bar - z_bar @ coef)
+    from sklearn.model_selection import KFold
+
+    unique = np.array(sorted(set(np.asarray(subjects).astype(str).tolist())), dtype=object)
+    if n_folds < 2 or len(unique) < n_folds:
+        raise ValueError(
+            f"subject folds: {len(unique)} subjects cannot be cut into {n_folds} folds (need folds >= 2, subjects >= folds)"
+        )
+    return [unique[held] for _, held in KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(unique)]
 
 
-def _subject_mae(subjects: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> float:
-    _, inverse = np.unique(subjects, return_inverse=True)
-    error = np.bincount(inverse, weights=predicted - truth) / np.bincount(inverse)
+class RidgeFit(NamedTuple):
+    """A fitted :func:`fit_weighted_ridge`: ``predict(x) = intercept + ((x - loc) / scale) @ coef``."""
+
+    loc: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """``(n, k)`` features -> ``(n,)`` predictions."""
+        return self.intercept + ((np.asarray(x, dtype=np.float64) - self.loc) / self.scale) @ self.coef
+
+
+def fit_weighted_ridge(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, alpha: float) -> RidgeFit:
+    """scikit-learn ``Ridge(alpha)`` on ``z``, ``x (n, k)`` standardised by ``StandardScaler`` (plain mean and std over
+    the windows, ddof 0; scale 1 where a feature is constant), every subject's windows weighted ``1 / their number``
+    (:func:`subject_weights`), intercept not penalised: ``sum w (y - b - z.coef)^2 + alpha |coef|^2``."""
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.asarray(x, dtype=np.float64)
+    scaler = StandardScaler().fit(x)
+    ridge = Ridge(alpha=alpha).fit(scaler.transform(x), np.asarray(y, dtype=np.float64), sample_weight=subject_weights(subjects))
+    return RidgeFit(scaler.mean_, scaler.scale_, ridge.coef_, float(ridge.intercept_))
+
+
+def subject_mae(subjects: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean over subjects of ``|mean of the subject's predictions - mean of its truths|``."""
+    _, inverse = np.unique(np.asarray(subjects).astype(str), return_inverse=True)
+    counts = np.bincount(inverse)
+    error = (np.bincount(inverse, weights=predicted) - np.bincount(inverse, weights=truth)) / counts
     return float(np.abs(error).mean())
 
 
-def choose_alpha(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, seed: int = 0) -> float:
-    """The :data:`RIDGE_ALPHAS` value of lowest subject-wise MAE over an inner K-fold of the training subjects
-    (``KFold(shuffle=True, random_state=seed)`` over the sorted subject ids); 1.0 when too few subjects."""
-    from sklearn.model_selection import KFold
-
-    unique = np.array(sorted(set(subjects.tolist())), dtype=object)
-    n_folds = min(INNER_FOLDS, len(unique) // _MIN_INNER_FOLD_SUBJECTS)
-    if n_folds < 2:
+def choose_alpha(x: np.ndarray, y: np.ndarray, subjects: np.ndarray, seed: int = 0, n_folds: int = INNER_FOLDS) -> float:
+    """The :data:`RIDGE_ALPHAS` value of lowest :func:`subject_mae` over an inner :func:`subject_folds` K-fold of
+    the training subjects (``min(n_folds, subjects // 3)`` folds); 1.0 when too few subjects for two folds."""
+    n_inner = min(n_folds, len(set(np.asarray(subjects).tolist())) // _MIN_INNER_FOLD_SUBJECTS)
+    if n_inner < 2:
         return 1.0
     scores = np.zeros(len(RIDGE_ALPHAS))
-    for _, held in KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(unique):
-        test = np.isin(subjects, unique[held])
+    for held in subject_folds(subjects, n_inner, seed):
+        test = np.isin(subjects, held)
         for i, alpha in enumerate(RIDGE_ALPHAS):
-            loc, scale, coef, intercept = fit_weighted_ridge(x[~test], y[~test], subjects[~test], alpha)
-            scores[i] += _subject_mae(subjects[test], y[test], intercept + ((x[test] - loc) / scale) @ coef)
+            fit = fit_weighted_ridge(x[~test], y[~test], subjects[~test], alpha)
+            scores[i] += subject_mae(subjects[test], y[test], fit.predict(x[test]))
     return float(RIDGE_ALPHAS[int(np.argmin(scores))])
 
 
