@@ -9,7 +9,7 @@ import yaml
 
 from insole_mtl.models.registry import model_option_names
 from insole_mtl.pipelines.run_config.nodes import configure_run
-from insole_mtl.run_parameters import check_run_parameters
+from insole_mtl.run_parameters import check_run_parameters, force_scaling_positions, train_config
 from insole_mtl.training.weighting import weighting_option_names
 
 from pipelines._project import ROOT
@@ -81,4 +81,38 @@ def test_model_options_are_checked_against_the_chosen_model():
     # MobileNetV2's options mean nothing to an LSTM
     params["model"] = {"name": "lstm", "options": {"bottlenecks": 4}, "tasks": ["activity"]}
     with pytest.raises(ValueError, match=re.escape("params model.options (lstm): unknown key(s) ['bottlenecks']; allowed: [")):
+        configure_run(**params)
+
+
+def test_force_scaling_channels_become_positions_in_the_runs_channels():
+    training = {**_base()["training"], "force_scaling": {"half_width": 0.2, "tasks": ["weight"], "channels": ["fsr2_R", "fsr1_L"]}}
+    channels = ["x_R", "fsr1_R", "fsr2_R", "fsr1_L"]
+    assert train_config(training, channels).force_scaling == {"half_width": 0.2, "tasks": ["weight"], "channels": [2, 3]}
+    assert train_config(training).force_scaling["channels"] is None  # the parameter check: the form only
+    every = {**training, "force_scaling": {"half_width": 0.2, "tasks": ["weight"], "channels": "all"}}
+    assert train_config(every, channels).force_scaling["channels"] is None
+    assert force_scaling_positions("all", channels) is None
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["fsr3_R"], "training.force_scaling.channels ['fsr3_R'] are not among the run's channels ['x_R', 'fsr1_R']"),
+        ("fsr1_R", "training.force_scaling.channels must be 'all' or a list of distinct channel names, got 'fsr1_R'"),
+        ([], "training.force_scaling.channels must be 'all' or a list of distinct channel names, got []"),
+        (["fsr1_R", "fsr1_R"], "training.force_scaling.channels must be 'all' or a list of distinct channel names, got ['fsr1_R', 'fsr1_R']"),
+        ([1], "training.force_scaling.channels must be 'all' or a list of distinct channel names, got [1]"),
+    ],
+)
+def test_force_scaling_channels_are_checked_by_name(names, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        force_scaling_positions(names, ["x_R", "fsr1_R"])
+
+
+def test_a_force_scaling_channel_list_of_the_wrong_form_is_refused_before_any_stage():
+    params = _base()
+    params["model"] = {**params["model"], "name": "cnn1d", "options": {}}
+    params["training"] = {**params["training"], "force_scaling": {"half_width": 0.2, "tasks": ["weight"], "channels": "fsr1_R"}}
+    message = "params training: training.force_scaling.channels must be 'all' or a list of distinct channel names, got 'fsr1_R'"
+    with pytest.raises(ValueError, match=re.escape(message)):
         configure_run(**params)

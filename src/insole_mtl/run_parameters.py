@@ -11,7 +11,7 @@ checked when the run is configured: the single run and each cross-validation fol
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from insole_mtl.models.registry import model_option_names, reads_raw_window
@@ -87,6 +87,34 @@ def ensemble_size(training: Mapping[str, Any]) -> int:
     return value
 
 
-def train_config(training: Mapping[str, Any]) -> TrainConfig:
-    """:class:`TrainConfig` of ``params:training`` (without :data:`NODE_TRAINING_KEYS`, which the node reads)."""
-    return TrainConfig.from_params({k: v for k, v in training.items() if k not in NODE_TRAINING_KEYS})
+def train_config(training: Mapping[str, Any], channels: Sequence[str] | None = None) -> TrainConfig:
+    """:class:`TrainConfig` of ``params:training`` (without :data:`NODE_TRAINING_KEYS`, which the node reads).
+
+    ``training.force_scaling.channels`` names the force channels it rescales (``all``, the default: every channel);
+    they become positions in the run's ``channels``. Without ``channels`` (the parameter check before windowing)
+    only their form is checked.
+    """
+    values = {k: v for k, v in training.items() if k not in NODE_TRAINING_KEYS}
+    scaling = values.get("force_scaling")
+    if isinstance(scaling, Mapping) and "channels" in scaling:
+        values["force_scaling"] = {**scaling, "channels": force_scaling_positions(scaling["channels"], channels)}
+    return TrainConfig.from_params(values)
+
+
+def force_scaling_positions(names: Any, channels: Sequence[str] | None) -> list[int] | None:
+    """``training.force_scaling.channels`` (``all`` or a list of channel names) -> their positions in ``channels``
+    (None: every channel; also None when ``channels`` is None, after the form is checked).
+
+    Raises:
+        ValueError: neither ``all`` nor a non-empty list of distinct names, or a name not in ``channels`` (named).
+    """
+    if names == "all":
+        return None
+    if isinstance(names, str) or not isinstance(names, Sequence) or not names or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        raise ValueError(f"training.force_scaling.channels must be 'all' or a list of distinct channel names, got {names!r}")
+    if channels is None:
+        return None
+    missing = [name for name in names if name not in channels]
+    if missing:
+        raise ValueError(f"training.force_scaling.channels {missing} are not among the run's channels {list(channels)}")
+    return [list(channels).index(name) for name in names]

@@ -564,6 +564,19 @@ def test_scale_forces_rescales_the_window_and_the_physical_labels_exactly() -> N
     assert out["activity"] is targets["activity"]
 
 
+def test_scale_forces_rescales_only_the_listed_channels_exactly() -> None:
+    window = torch.tensor([[[1.0, 3.0], [0.1, 0.7], [5.0, 7.0]], [[2.0, 6.0], [0.3, 0.9], [1.0, 3.0]]])  # (2, 3, 2)
+    factors = torch.tensor([1.1, 0.9])
+    (window_out,), out = engine.scale_forces((window,), {"weight": torch.tensor([0.0, 1.0])}, factors, {"weight": (70.0, 10.0)}, [0, 2])
+    expected = window.clone()
+    expected[:, [0, 2]] *= factors[:, None, None]
+    assert torch.equal(window_out, expected)
+    assert torch.equal(window_out[:, 1], window[:, 1])  # an accelerometer reads no heavier wearer: bit for bit as given
+    (every,), _ = engine.scale_forces((window,), {}, factors, {}, None)
+    assert torch.equal(every, window * factors[:, None, None])
+    assert out["weight"].tolist() == pytest.approx([0.7, 0.2], rel=1e-6)  # 70 kg x 1.1 = 77 (z 0.7), 80 kg x 0.9 = 72 (z 0.2)
+
+
 def test_force_scaling_factors_are_one_per_bag_within_the_range_and_seeded() -> None:
     factors = engine.force_scaling_factors(50, 4, 0.2, torch.Generator().manual_seed(3))
     assert factors.shape == (200,) and factors.dtype == torch.float32
@@ -578,7 +591,13 @@ def test_force_scaling_factors_are_one_per_bag_within_the_range_and_seeded() -> 
     ("options", "error", "message"),
     [
         ([0.1], TypeError, "TrainConfig.force_scaling must be a mapping or None, got list"),
-        ({"half_width": 0.1}, ValueError, "TrainConfig.force_scaling needs exactly the keys ['half_width', 'tasks'], got ['half_width']"),
+        ({"half_width": 0.1}, ValueError, "TrainConfig.force_scaling needs the keys ['half_width', 'tasks'] and may have 'channels', got ['half_width']"),
+        ({"half_width": 0.1, "tasks": ["weight"], "chanels": [0]}, ValueError, "TrainConfig.force_scaling needs the keys ['half_width', 'tasks'] and may have 'channels', got ['chanels', 'half_width', 'tasks']"),
+        ({"half_width": 0.1, "tasks": ["weight"], "channels": "fsr1_R"}, ValueError, "TrainConfig.force_scaling.channels must be None (every channel) or distinct non-negative positions, got 'fsr1_R'"),
+        ({"half_width": 0.1, "tasks": ["weight"], "channels": []}, ValueError, "TrainConfig.force_scaling.channels must be None (every channel) or distinct non-negative positions, got []"),
+        ({"half_width": 0.1, "tasks": ["weight"], "channels": [1, 1]}, ValueError, "TrainConfig.force_scaling.channels must be None (every channel) or distinct non-negative positions, got [1, 1]"),
+        ({"half_width": 0.1, "tasks": ["weight"], "channels": [-1]}, ValueError, "TrainConfig.force_scaling.channels must be None (every channel) or distinct non-negative positions, got [-1]"),
+        ({"half_width": 0.1, "tasks": ["weight"], "channels": [True]}, ValueError, "TrainConfig.force_scaling.channels must be None (every channel) or distinct non-negative positions, got [True]"),
         ({"half_width": 1.0, "tasks": ["weight"]}, ValueError, "TrainConfig.force_scaling.half_width must be a number in (0, 1), got 1.0"),
         ({"half_width": True, "tasks": ["weight"]}, ValueError, "TrainConfig.force_scaling.half_width must be a number in (0, 1), got True"),
         ({"half_width": 0.1, "tasks": "weight"}, ValueError, "TrainConfig.force_scaling.tasks must be a non-empty list of task names, got 'weight'"),
@@ -637,6 +656,40 @@ def test_force_scaling_trains_on_rescaled_bags_with_their_labels_rescaled(monkey
     again = WindowRecordingModel(48)
     train_model(again, SumWeighting(), train, val, TASKS, config, bags=bags)
     assert again.seen == model.seen
+
+
+def test_force_scaling_leaves_the_unlisted_channels_of_every_training_window_as_given() -> None:
+    train, bags = _bagged_split(16, 4, 1)
+    val, _ = _bagged_split(8, 2, 2)
+    config = _config(max_epochs=1, batch_size=8, bag_size=4, force_scaling={"half_width": 0.25, "tasks": ["speed"], "channels": [1, 2]})
+    seen: list[torch.Tensor] = []
+
+    class Recording(WindowRecordingModel):
+        def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+            if self.training:
+                seen.append(x.detach().clone())
+            return super().forward(x)
+
+    torch.manual_seed(0)
+    train_model(Recording(48), SumWeighting(), train, val, TASKS, config, bags=bags)
+    windows = torch.cat(seen)
+    assert windows.shape == (64, 3, 16)
+    originals = torch.as_tensor(train.inputs)
+    # channel 0 of every window it trained on is one of the training windows' channel 0, untouched
+    matches = (windows[:, None, 0, :] == originals[None, :, 0, :]).all(dim=-1)
+    assert matches.any(dim=1).all()
+    rows = matches.float().argmax(dim=1)
+    ratio = windows[:, 1:, :] / originals[rows][:, 1:, :]
+    assert not torch.allclose(ratio, torch.ones_like(ratio))  # channels 1 and 2 were rescaled
+    torch.testing.assert_close(ratio, ratio[:, :1, :1].expand_as(ratio))  # by one factor per window
+
+
+def test_force_scaling_channel_positions_beyond_the_window_are_refused() -> None:
+    train, bags = _bagged_split(16, 4, 1)
+    val, _ = _bagged_split(8, 2, 2)
+    config = _config(max_epochs=1, batch_size=8, bag_size=4, force_scaling={"half_width": 0.25, "tasks": ["speed"], "channels": [2, 3, 5]})
+    with pytest.raises(ValueError, match=re.escape("training.force_scaling.channels positions [3, 5] are beyond the raw window's 3 channels")):
+        train_model(WindowRecordingModel(48), SumWeighting(), train, val, TASKS, config, bags=bags)
 
 
 def test_force_scaling_needs_a_regression_task_and_a_model_that_reads_the_raw_window() -> None:

@@ -120,9 +120,11 @@ class TrainConfig:
             when ``bag_size`` is 1) is taken as the same walk by a wearer ``s`` times as heavy, ``s ~ U(1 - r, 1 + r)``
             drawn per bag: its raw window (the model's last input, sensor units) is multiplied by ``s`` and so is the
             physical label of each listed regression task (body weight: insole force is body weight × g × a
-            dynamic factor). The recurrence plots are unchanged by the rescaling, so they are not touched. Draws
-            come from a generator seeded by ``seed`` and the epoch (a resumed run repeats them). Validation and
-            prediction are never rescaled.
+            dynamic factor). The recurrence plots are unchanged by the rescaling, so they are not touched. Optional
+            ``"channels"``: the positions of the raw window's force channels, the only ones rescaled (None or
+            absent: every channel, right where every channel is a force sensor). Draws come from a generator
+            seeded by ``seed`` and the epoch (a resumed run repeats them). Validation and prediction are never
+            rescaled.
         deterministic: ``torch.use_deterministic_algorithms(True)``, cuDNN deterministic without benchmark, and
             ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset, so a CUDA fp32 run repeats bit for bit (slower; an
             operation without a deterministic kernel then raises instead of running). CPU fp32 runs are
@@ -233,14 +235,25 @@ def _check_ema(options: Mapping[str, Any]) -> dict[str, float]:
 def _check_force_scaling(options: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(options, Mapping):
         raise TypeError(f"TrainConfig.force_scaling must be a mapping or None, got {type(options).__name__}")
-    if set(options) != {"half_width", "tasks"}:
-        raise ValueError(f"TrainConfig.force_scaling needs exactly the keys ['half_width', 'tasks'], got {sorted(options)}")
-    half_width, tasks = options["half_width"], options["tasks"]
+    if not {"half_width", "tasks"} <= set(options) <= {"half_width", "tasks", "channels"}:
+        raise ValueError(
+            f"TrainConfig.force_scaling needs the keys ['half_width', 'tasks'] and may have 'channels', got {sorted(options)}"
+        )
+    half_width, tasks, channels = options["half_width"], options["tasks"], options.get("channels")
     if isinstance(half_width, bool) or not isinstance(half_width, (int, float)) or not 0 < half_width < 1:
         raise ValueError(f"TrainConfig.force_scaling.half_width must be a number in (0, 1), got {half_width!r}")
     if isinstance(tasks, str) or not tasks or not all(isinstance(t, str) for t in tasks):
         raise ValueError(f"TrainConfig.force_scaling.tasks must be a non-empty list of task names, got {tasks!r}")
-    return {"half_width": float(half_width), "tasks": list(tasks)}
+    if channels is not None and (
+        isinstance(channels, (str, bytes))
+        or not channels
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in channels)
+        or len(set(channels)) != len(channels)
+    ):
+        raise ValueError(
+            f"TrainConfig.force_scaling.channels must be None (every channel) or distinct non-negative positions, got {channels!r}"
+        )
+    return {"half_width": float(half_width), "tasks": list(tasks), "channels": None if channels is None else [int(c) for c in channels]}
 
 
 def force_scaling_factors(n_bags: int, bag_size: int, half_width: float, generator: torch.Generator) -> Tensor:
@@ -255,17 +268,27 @@ def scale_forces(
     targets: Mapping[str, Tensor],
     factors: Tensor,
     scaled: Mapping[str, tuple[float, float]],
+    channels: Sequence[int] | None = None,
 ) -> tuple[tuple[Tensor, ...], dict[str, Tensor]]:
     """The same windows worn by wearers ``factors`` ``(b,)`` times as heavy.
 
-    The last input (the raw window ``(b, C, L)``, sensor units) is multiplied by its window's factor; each task in
-    ``scaled`` (``{task: (loc, scale)}``, the target standardisation) has its standardised target ``z`` of physical
-    label ``y = z * scale + loc`` replaced by that of ``y * factor``: ``z * s + (s - 1) * loc / scale``. NaN
-    (unlabelled) stays NaN; other inputs and targets pass unchanged.
+    The last input (the raw window ``(b, C, L)``, sensor units) is multiplied by its window's factor — on the
+    positions ``channels`` of its channel axis only (the force channels: an accelerometer does not read a heavier
+    wearer's weight), on every channel when None; each task in ``scaled`` (``{task: (loc, scale)}``, the target
+    standardisation) has its standardised target ``z`` of physical label ``y = z * scale + loc`` replaced by that
+    of ``y * factor``: ``z * s + (s - 1) * loc / scale``. NaN (unlabelled) stays NaN; other inputs, the other
+    channels and the other targets pass unchanged.
     """
     *rest, window = inputs
-    factors = factors.to(device=window.device)
-    window = window * factors.to(window.dtype).view(-1, *([1] * (window.dim() - 1)))
+    factors = factors.to(device=window.device, dtype=window.dtype)
+    if channels is None:
+        window = window * factors.view(-1, *([1] * (window.dim() - 1)))
+    else:
+        listed = torch.zeros(window.shape[1], dtype=torch.bool, device=window.device)
+        listed[list(channels)] = True
+        # where, not 1 + (s - 1) * mask: the listed channels get exactly x * s, the others exactly x
+        gain = torch.where(listed[None, :], factors[:, None], torch.ones((), dtype=window.dtype, device=window.device))
+        window = window * gain.view(*gain.shape, *([1] * (window.dim() - 2)))
     out = dict(targets)
     for name, (loc, scale) in scaled.items():
         if name in out:
@@ -488,6 +511,8 @@ class _StepContext:
     force_half_width: float = 0.0
     force_tasks: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     force_seed: int = 0
+    #: the raw window's channel positions it rescales (None: every channel)
+    force_channels: tuple[int, ...] | None = None
 
 
 def pool_bags(outputs: Mapping[str, Tensor], bag_size: int) -> dict[str, Tensor]:
@@ -533,7 +558,7 @@ def _train_epoch(ctx: _StepContext, loader: BatchLoader, epoch: int, max_epochs:
         if force_generator is not None:
             batch = as_tuple(x)[-1].shape[0]
             factors = force_scaling_factors(batch // ctx.bag_size, ctx.bag_size, ctx.force_half_width, force_generator)
-            x, targets = scale_forces(as_tuple(x), targets, factors, ctx.force_tasks)
+            x, targets = scale_forces(as_tuple(x), targets, factors, ctx.force_tasks, ctx.force_channels)
         with autocast_context(ctx.device, ctx.precision):
             outputs = ctx.forward(*as_tuple(x))
         if ctx.bag_size > 1:  # one sample per bag: the mean output against the bag's (shared) labels
@@ -873,6 +898,7 @@ def train_model(
     ctx = _StepContext(model, forward, weighting, optimizer, scaler, tasks, device, precision, teacher, bag_size=config.bag_size)
     if force_tasks:
         ctx.force_half_width, ctx.force_tasks, ctx.force_seed = config.force_scaling["half_width"], force_tasks, config.seed
+        ctx.force_channels = _force_scaled_channels(config.force_scaling, train.input_arrays[-1])
 
     common = {"device": device, "input_transform": transform, "channels_last": config.channels_last}
     train_loader = BatchLoader(
@@ -1023,6 +1049,17 @@ def _force_scaled_tasks(
             "signal model or model.options.amplitude_features: true"
         )
     return {t: scaling[t] for t in options["tasks"]}
+
+
+def _force_scaled_channels(options: Mapping[str, Any], window: np.ndarray) -> tuple[int, ...] | None:
+    """``force_scaling.channels`` checked against the training raw windows ``(n, C, L)``; None: every channel."""
+    channels = options.get("channels")
+    if channels is None:
+        return None
+    beyond = [c for c in channels if c >= window.shape[1]]
+    if beyond:
+        raise ValueError(f"training.force_scaling.channels positions {beyond} are beyond the raw window's {window.shape[1]} channels")
+    return tuple(channels)
 
 
 def _log_epoch(

@@ -137,7 +137,8 @@ def train_multitask_model(
             ``balance_subjects``: draw every training subject equally often; ``balance_classes``: and every
             activity class equally often, the subjects within a class equally; ``ensemble: N``: train N models
             from seeds ``seed .. seed + N - 1`` on the same windows and average them, an
-            :class:`~insole_mtl.models.ensemble.EnsembleModel`); recurrence: ``params:recurrence`` (its
+            :class:`~insole_mtl.models.ensemble.EnsembleModel`; ``force_scaling.channels``: channel names, made
+            positions in ``channels``, :func:`~insole_mtl.run_parameters.train_config`); recurrence: ``params:recurrence`` (its
             ``resolution`` sets a plot model's ``recurrence_cell``).
         checkpoints: the ``training_checkpoints`` store (a checkpoint after every epoch; ``training.resume:
             true`` continues after the newest one); None = no checkpoints (nor with ``ensemble > 1``).
@@ -156,7 +157,7 @@ def train_multitask_model(
     balance_classes = bool(training.get("balance_classes", False))
     if balance_classes and not balance:
         raise ValueError("training.balance_classes: true needs training.balance_subjects: true (classes are balanced over subjects)")
-    config = train_config(training)
+    config = train_config(training, channels)
     n_members = ensemble_size(training)
     length = int(np.asarray(train_windows).shape[-1])
     options = model_options(model, recurrence, length)
