@@ -9,7 +9,7 @@ import yaml
 
 from insole_mtl.models.registry import model_option_names
 from insole_mtl.pipelines.run_config.nodes import configure_run
-from insole_mtl.run_parameters import check_run_parameters, force_scaling_positions, train_config
+from insole_mtl.run_parameters import channel_positions, check_run_parameters, train_config
 from insole_mtl.training.weighting import weighting_option_names
 
 from pipelines._project import ROOT
@@ -91,28 +91,31 @@ def test_force_scaling_channels_become_positions_in_the_runs_channels():
     assert train_config(training).force_scaling["channels"] is None  # the parameter check: the form only
     every = {**training, "force_scaling": {"half_width": 0.2, "tasks": ["weight"], "channels": "all"}}
     assert train_config(every, channels).force_scaling["channels"] is None
-    assert force_scaling_positions("all", channels) is None
+    assert channel_positions("training.force_scaling.channels", "all", channels) is None
 
 
 @pytest.mark.parametrize(
     ("names", "message"),
     [
-        (["fsr3_R"], "training.force_scaling.channels ['fsr3_R'] are not among the run's channels ['x_R', 'fsr1_R']"),
-        ("fsr1_R", "training.force_scaling.channels must be 'all' or a list of distinct channel names, got 'fsr1_R'"),
-        ([], "training.force_scaling.channels must be 'all' or a list of distinct channel names, got []"),
-        (["fsr1_R", "fsr1_R"], "training.force_scaling.channels must be 'all' or a list of distinct channel names, got ['fsr1_R', 'fsr1_R']"),
-        ([1], "training.force_scaling.channels must be 'all' or a list of distinct channel names, got [1]"),
+        (["fsr3_R"], "training.force_scaling.channels ['fsr3_R'] are not among the model's channels ['x_R', 'fsr1_R']"),
+        ("fsr1_R", "training.force_scaling.channels must be 'all' or a list of channel names, got 'fsr1_R'"),
+        ([], "training.force_scaling.channels must be 'all' or a list of channel names, got []"),
+        (["fsr1_R", "x_R", "fsr1_R"], "training.force_scaling.channels lists ['fsr1_R'] more than once"),
+        ([1], "training.force_scaling.channels must be 'all' or a list of channel names, got [1]"),
     ],
 )
 def test_force_scaling_channels_are_checked_by_name(names, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        force_scaling_positions(names, ["x_R", "fsr1_R"])
+        channel_positions("training.force_scaling.channels", names, ["x_R", "fsr1_R"])
+    if names != ["fsr3_R"]:  # the form is checked before the run's channels are known too
+        with pytest.raises(ValueError, match=re.escape(message)):
+            channel_positions("training.force_scaling.channels", names, None)
 
 
 def test_a_force_scaling_channel_list_of_the_wrong_form_is_refused_before_any_stage():
     params = _base()
     params["model"] = {**params["model"], "name": "cnn1d", "options": {}}
     params["training"] = {**params["training"], "force_scaling": {"half_width": 0.2, "tasks": ["weight"], "channels": "fsr1_R"}}
-    message = "params training: training.force_scaling.channels must be 'all' or a list of distinct channel names, got 'fsr1_R'"
+    message = "params training: training.force_scaling.channels must be 'all' or a list of channel names, got 'fsr1_R'"
     with pytest.raises(ValueError, match=re.escape(message)):
         configure_run(**params)

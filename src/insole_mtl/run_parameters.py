@@ -91,30 +91,36 @@ def train_config(training: Mapping[str, Any], channels: Sequence[str] | None = N
     """:class:`TrainConfig` of ``params:training`` (without :data:`NODE_TRAINING_KEYS`, which the node reads).
 
     ``training.force_scaling.channels`` names the force channels it rescales (``all``, the default: every channel);
-    they become positions in the run's ``channels``. Without ``channels`` (the parameter check before windowing)
-    only their form is checked.
+    they become positions in the run's ``channels`` (:func:`channel_positions`). Without ``channels`` (the
+    parameter check before windowing) only their form is checked.
     """
     values = {k: v for k, v in training.items() if k not in NODE_TRAINING_KEYS}
     scaling = values.get("force_scaling")
     if isinstance(scaling, Mapping) and "channels" in scaling:
-        values["force_scaling"] = {**scaling, "channels": force_scaling_positions(scaling["channels"], channels)}
+        positions = channel_positions("training.force_scaling.channels", scaling["channels"], channels)
+        values["force_scaling"] = {**scaling, "channels": positions}
     return TrainConfig.from_params(values)
 
 
-def force_scaling_positions(names: Any, channels: Sequence[str] | None) -> list[int] | None:
-    """``training.force_scaling.channels`` (``all`` or a list of channel names) -> their positions in ``channels``
-    (None: every channel; also None when ``channels`` is None, after the form is checked).
+def channel_positions(key: str, names: Any, channels: Sequence[str] | None) -> list[int] | None:
+    """A channel-list parameter ``key`` (``all`` or a list of channel names) -> the names' positions in ``channels``;
+    None for ``all``, and None when ``channels`` is None (the parameter check before windowing: the form only).
 
     Raises:
-        ValueError: neither ``all`` nor a non-empty list of distinct names, or a name not in ``channels`` (named).
+        ValueError: neither ``all`` nor a non-empty list of names, a name listed twice, or a name not in ``channels``
+            (each named, with ``key``).
     """
     if names == "all":
         return None
-    if isinstance(names, str) or not isinstance(names, Sequence) or not names or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
-        raise ValueError(f"training.force_scaling.channels must be 'all' or a list of distinct channel names, got {names!r}")
+    if isinstance(names, str) or not isinstance(names, Sequence) or not names or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{key} must be 'all' or a list of channel names, got {names!r}")
+    repeated = sorted({name for name in names if list(names).count(name) > 1})
+    if repeated:
+        raise ValueError(f"{key} lists {repeated} more than once")
     if channels is None:
         return None
+    channels = list(channels)
     missing = [name for name in names if name not in channels]
     if missing:
-        raise ValueError(f"training.force_scaling.channels {missing} are not among the run's channels {list(channels)}")
-    return [list(channels).index(name) for name in names]
+        raise ValueError(f"{key} {missing} are not among the model's channels {channels}")
+    return [channels.index(name) for name in names]

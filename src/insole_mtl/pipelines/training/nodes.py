@@ -18,7 +18,7 @@ from insole_mtl.models import RECURRENCE_PLOTS, EnsembleModel, MultitaskModel, b
 from insole_mtl.models.force_prior import ForcePrior, force_prior_features_numpy
 from insole_mtl.tasks import task_specs
 from insole_mtl.training.data import TaskArrays, group_balanced_weights, select_inputs
-from insole_mtl.run_parameters import ensemble_size, train_config
+from insole_mtl.run_parameters import channel_positions, ensemble_size, train_config
 from insole_mtl.training.engine import CheckpointStoreLike, train_model
 from insole_mtl.training.weighting import build_weighting
 
@@ -60,16 +60,8 @@ def force_prior(config: Mapping[str, Any], channels: Sequence[str]) -> ForcePrio
     unknown = sorted(set(config) - {"task", "channels"})
     if unknown:
         raise ValueError(f"model.force_prior: unknown key(s) {unknown}; allowed: ['channels', 'task']")
-    names = config.get("channels", "all")
-    channels = list(channels)
-    if names == "all":
-        names = channels
-    if isinstance(names, str) or not names:
-        raise ValueError(f"model.force_prior.channels must be 'all' or a list of channel names, got {names!r}")
-    missing = [name for name in names if name not in channels]
-    if missing:
-        raise ValueError(f"model.force_prior.channels {missing} are not among the model's channels {channels}")
-    return ForcePrior([channels.index(name) for name in names], task=str(config.get("task", "weight")))
+    positions = channel_positions("model.force_prior.channels", config.get("channels", "all"), channels)
+    return ForcePrior(list(range(len(channels))) if positions is None else positions, task=str(config.get("task", "weight")))
 
 
 def fitted_force_prior(
